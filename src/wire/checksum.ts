@@ -2,38 +2,88 @@
 // IPv6 (RFC 8200 §8.1), and incremental update (RFC 1624).
 //
 // Sums are kept as plain numbers without folding until the end: a float64 holds
-// integers up to 2^53 exactly, so ~2^37 16-bit words can be added before any
-// carry could be lost, far beyond any packet.
+// integers up to 2^53 exactly, so carries are never lost within a packet.
 
 import type { Ipv4Address, Ipv6Address } from './address.js';
 
-/** Adds the bytes [offset, offset+length) as big-endian 16-bit words to `initial`; unfolded. */
-export function sumBytes(bytes: Uint8Array, offset: number, length: number, initial = 0): number {
-  let sum = initial;
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Below this length the word-at-a-time path is not worth its setup. */
+const WIDE_MIN_LENGTH = 64;
+/** Words summed before folding, far below 2^53 / 2^32. */
+const WIDE_CHUNK_WORDS = 1 << 20;
+/** One Uint32Array over each backing buffer, made once (no allocation per packet). */
+const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
+
+function wordView(buffer: ArrayBufferLike): Uint32Array {
+  let v = wordViews.get(buffer);
+  if (v === undefined) {
+    v = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+    wordViews.set(buffer, v);
+  }
+  return v;
+}
+
+function swap16(x: number): number {
+  return ((x & 0xff) << 8) | (x >>> 8);
+}
+
+/** Big-endian 16-bit words of a short range, unfolded; an odd last byte is padded (RFC 1071 §4.1). */
+function sumBytesNarrow(bytes: Uint8Array, offset: number, length: number): number {
+  let sum = 0;
   let i = offset;
   const end = offset + length;
-  const end16 = end - 15;
-  // Unrolled by 16 bytes: eight words per iteration.
-  while (i < end16) {
+  const end8 = end - 7;
+  while (i < end8) {
     sum +=
       ((bytes[i]! << 8) | bytes[i + 1]!) +
       ((bytes[i + 2]! << 8) | bytes[i + 3]!) +
       ((bytes[i + 4]! << 8) | bytes[i + 5]!) +
-      ((bytes[i + 6]! << 8) | bytes[i + 7]!) +
-      ((bytes[i + 8]! << 8) | bytes[i + 9]!) +
-      ((bytes[i + 10]! << 8) | bytes[i + 11]!) +
-      ((bytes[i + 12]! << 8) | bytes[i + 13]!) +
-      ((bytes[i + 14]! << 8) | bytes[i + 15]!);
-    i += 16;
+      ((bytes[i + 6]! << 8) | bytes[i + 7]!);
+    i += 8;
   }
   const end2 = end - 1;
   while (i < end2) {
     sum += (bytes[i]! << 8) | bytes[i + 1]!;
     i += 2;
   }
-  // RFC 1071 §4.1: an odd trailing byte is padded with a zero byte.
   if (i < end) sum += bytes[i]! << 8;
   return sum;
+}
+
+/**
+ * Adds the bytes [offset, offset+length) as big-endian 16-bit words to `initial`; unfolded.
+ *
+ * Long ranges are summed 32 bits at a time through a cached Uint32Array view. On a
+ * little-endian host that yields the byte-swapped sum, and RFC 1071 §2(B) (byte-order
+ * independence) lets us swap once at the end instead of per word. Leading bytes up to
+ * 4-byte alignment are summed narrowly; if their count is odd, the rest of the range
+ * sits at odd positions and its sum is swapped again (RFC 1071 §2(B) likewise).
+ */
+export function sumBytes(bytes: Uint8Array, offset: number, length: number, initial = 0): number {
+  if (length < WIDE_MIN_LENGTH || !LITTLE_ENDIAN_HOST) return initial + sumBytesNarrow(bytes, offset, length);
+  const absolute = bytes.byteOffset + offset;
+  const lead = (4 - (absolute & 3)) & 3;
+  const words = wordView(bytes.buffer);
+  let j = (absolute + lead) >>> 2;
+  const wordCount = (length - lead) >>> 2;
+  const wordEnd = j + wordCount;
+  let body = 0;
+  while (j < wordEnd) {
+    const chunkEnd = Math.min(wordEnd, j + WIDE_CHUNK_WORDS);
+    const chunkEnd4 = chunkEnd - 3;
+    let s = 0;
+    while (j < chunkEnd4) {
+      s += words[j]! + words[j + 1]! + words[j + 2]! + words[j + 3]!;
+      j += 4;
+    }
+    while (j < chunkEnd) s += words[j++]!;
+    body += foldSum(s);
+  }
+  const tailStart = offset + lead + wordCount * 4;
+  // The range after the lead, summed as big-endian words relative to its own start.
+  let rest = swap16(foldSum(body)) + sumBytesNarrow(bytes, tailStart, offset + length - tailStart);
+  if (lead & 1) rest = swap16(foldSum(rest));
+  return initial + sumBytesNarrow(bytes, offset, lead) + rest;
 }
 
 /** Folds an unfolded sum to 16 bits (end-around carry). */
