@@ -57,12 +57,15 @@ export class EthernetFrame {
   }
   /** Number of stacked VLAN tags (bounded by MAX_VLAN_TAGS + 1 for detection). */
   get tagCount(): number {
+    if (!isTagTpid(this.u16(12))) return 0; // the common, untagged case
     let n = 0;
     while (n <= MAX_VLAN_TAGS && isTagTpid(this.u16(12 + n * VLAN_TAG_LEN))) n++;
     return n;
   }
   /** The EtherType after any tags. */
   get etherType(): number {
+    const t = this.u16(12);
+    if (!isTagTpid(t)) return t;
     return this.u16(12 + this.tagCount * VLAN_TAG_LEN);
   }
   set etherType(v: number) {

@@ -89,7 +89,18 @@ export class Ipv4Packet {
     this.checksum = finishChecksum(sumBytes(this.bytes, this.offset, this.headerLength));
   }
   verifyChecksum(): boolean {
-    return verifyChecksum(this.bytes, this.offset, this.headerLength);
+    const hl = this.headerLength;
+    if (hl !== IPV4_MIN_HEADER_LEN) return verifyChecksum(this.bytes, this.offset, hl);
+    // The option-less header, unrolled: ten words (RFC 1071 §4.1).
+    const b = this.bytes, o = this.offset;
+    let s =
+      ((b[o]! << 8) | b[o + 1]!) + ((b[o + 2]! << 8) | b[o + 3]!) + ((b[o + 4]! << 8) | b[o + 5]!) +
+      ((b[o + 6]! << 8) | b[o + 7]!) + ((b[o + 8]! << 8) | b[o + 9]!) + ((b[o + 10]! << 8) | b[o + 11]!) +
+      ((b[o + 12]! << 8) | b[o + 13]!) + ((b[o + 14]! << 8) | b[o + 15]!) + ((b[o + 16]! << 8) | b[o + 17]!) +
+      ((b[o + 18]! << 8) | b[o + 19]!);
+    s = (s & 0xffff) + (s >>> 16);
+    s = (s & 0xffff) + (s >>> 16);
+    return s === 0xffff;
   }
   /**
    * Validates the header against `available` bytes without allocating:
