@@ -137,7 +137,7 @@ function typeOf(r: Icmpv4Repr): number {
 }
 
 function bodyOf(r: Icmpv4Repr): Uint8Array {
-  return r.kind === 'echoRequest' || r.kind === 'echoReply' || r.kind === 'other' ? r.data : r.original;
+  return 'original' in r ? r.original : r.data;
 }
 
 function restOf(r: Icmpv4Repr): number {
