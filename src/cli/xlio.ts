@@ -3,10 +3,13 @@
 // something to do; each one listed in `xlio help` works.
 
 import { readFileSync } from 'node:fs';
+import { captureCommand } from './capture.js';
 
 const USAGE = `usage: xlio <command> [args]
 
 commands:
+  capture read FILE [-c N]   print one line per frame of a pcap/pcapng file,
+                             dissected by xlio-ts's own codecs
   version                    print the version
   help                       print this text
 `;
@@ -17,7 +20,7 @@ function version(): string {
 }
 
 export function main(argv: string[]): number {
-  const [cmd] = argv;
+  const [cmd, ...rest] = argv;
   switch (cmd) {
     case undefined:
     case 'help':
@@ -29,6 +32,8 @@ export function main(argv: string[]): number {
     case '--version':
       process.stdout.write(`xlio-ts ${version()}\n`);
       return 0;
+    case 'capture':
+      return captureCommand(rest);
     default:
       process.stderr.write(`xlio: unknown command '${cmd}'\n${USAGE}`);
       return 2;
