@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+
+const caseFile = new URL('../support/sim-replay-case.js', import.meta.url).pathname;
+
+function runCase(seed?: string) {
+  const env = { ...process.env };
+  delete env['XLIO_SEED'];
+  delete env['NODE_TEST_CONTEXT']; // run as a top-level test process, not as our child reporter
+  if (seed !== undefined) env['XLIO_SEED'] = seed;
+  const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', caseFile], { encoding: 'utf8', env });
+  const out = r.stdout + r.stderr;
+  return { status: r.status, out, received: /received=([0-9,]*)/.exec(out)?.[1] };
+}
+
+test('sim: a failing simulator test prints its seed, and that seed replays the same run', () => {
+  const first = runCase('random');
+  assert.notEqual(first.status, 0, 'the case fails on purpose');
+  const m = /replay: XLIO_SEED=(\d+) node --test/.exec(first.out);
+  assert.ok(m, `no replay line in:\n${first.out}`);
+  assert.ok(first.received !== undefined);
+  const again = runCase(m[1]);
+  assert.equal(again.received, first.received, 'the printed seed reproduces the exact run');
+  const bad = runCase('not-a-number');
+  assert.match(bad.out, /XLIO_SEED must be an integer/);
+});
