@@ -108,14 +108,16 @@ export class Ipv4Packet {
    */
   check(available: number, checkChecksum = true): 0 | ParseErrorKind {
     if (available < IPV4_MIN_HEADER_LEN) return ParseErrorKind.Truncated;
-    if (this.version !== 4) return ParseErrorKind.Malformed;
-    const hl = this.headerLength;
+    const b = this.bytes, o = this.offset;
+    const vihl = b[o]!;
+    if (vihl >>> 4 !== 4) return ParseErrorKind.Malformed;
+    const hl = (vihl & 0x0f) << 2;
     if (hl < IPV4_MIN_HEADER_LEN) return ParseErrorKind.Malformed;
     if (hl > available) return ParseErrorKind.Truncated;
-    const tl = this.totalLength;
+    const tl = (b[o + 2]! << 8) | b[o + 3]!;
     if (tl < hl) return ParseErrorKind.Malformed;
     if (tl > available) return ParseErrorKind.Truncated;
-    if (this.u16(6) & FLAG_RESERVED) return ParseErrorKind.Malformed;
+    if (b[o + 6]! & 0x80) return ParseErrorKind.Malformed; // RFC 791: reserved flag
     if (checkChecksum && !this.verifyChecksum()) return ParseErrorKind.Checksum;
     return 0;
   }
