@@ -2,6 +2,7 @@
 
 import { malformed, truncated, ParseError, ParseErrorKind } from './error.js';
 import { formatIpv4, readIpv4, writeIpv4, type Ipv4Address, type MacAddress } from './address.js';
+import { readU16 } from './bytes.js';
 
 export const ARP_LEN = 28;
 export const ArpOperation = { Request: 1, Reply: 2 } as const;
@@ -18,15 +19,11 @@ export class ArpPacket {
     this.offset = offset;
     return this;
   }
-  private u16(at: number): number {
-    const b = this.bytes, o = this.offset + at;
-    return (b[o]! << 8) | b[o + 1]!;
-  }
-  get hardwareType(): number { return this.u16(0); }
-  get protocolType(): number { return this.u16(2); }
+  get hardwareType(): number { return readU16(this.bytes, this.offset); }
+  get protocolType(): number { return readU16(this.bytes, this.offset + 2); }
   get hardwareLength(): number { return this.bytes[this.offset + 4]!; }
   get protocolLength(): number { return this.bytes[this.offset + 5]!; }
-  get operation(): number { return this.u16(6); }
+  get operation(): number { return readU16(this.bytes, this.offset + 6); }
   set operation(v: number) {
     this.bytes[this.offset + 6] = v >>> 8;
     this.bytes[this.offset + 7] = v & 0xff;

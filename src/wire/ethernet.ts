@@ -3,6 +3,7 @@
 
 import { truncated, ParseError, ParseErrorKind } from './error.js';
 import type { MacAddress } from './address.js';
+import { readU16 } from './bytes.js';
 
 export const EtherType = {
   IPv4: 0x0800,
@@ -34,10 +35,6 @@ export class EthernetFrame {
     this.offset = offset;
     return this;
   }
-  private u16(at: number): number {
-    const b = this.bytes, o = this.offset + at;
-    return (b[o]! << 8) | b[o + 1]!;
-  }
   /** Copies the destination MAC into `out` (6 bytes at `at`). */
   copyDst(out: Uint8Array, at = 0): void {
     for (let i = 0; i < 6; i++) out[at + i] = this.bytes[this.offset + i]!;
@@ -57,16 +54,16 @@ export class EthernetFrame {
   }
   /** Number of stacked VLAN tags (bounded by MAX_VLAN_TAGS + 1 for detection). */
   get tagCount(): number {
-    if (!isTagTpid(this.u16(12))) return 0; // the common, untagged case
+    if (!isTagTpid(readU16(this.bytes, this.offset + 12))) return 0; // the common, untagged case
     let n = 0;
-    while (n <= MAX_VLAN_TAGS && isTagTpid(this.u16(12 + n * VLAN_TAG_LEN))) n++;
+    while (n <= MAX_VLAN_TAGS && isTagTpid(readU16(this.bytes, this.offset + 12 + n * VLAN_TAG_LEN))) n++;
     return n;
   }
   /** The EtherType after any tags. */
   get etherType(): number {
-    const t = this.u16(12);
+    const t = readU16(this.bytes, this.offset + 12);
     if (!isTagTpid(t)) return t;
-    return this.u16(12 + this.tagCount * VLAN_TAG_LEN);
+    return readU16(this.bytes, this.offset + 12 + this.tagCount * VLAN_TAG_LEN);
   }
   set etherType(v: number) {
     const o = this.offset + 12 + this.tagCount * VLAN_TAG_LEN;
@@ -75,7 +72,7 @@ export class EthernetFrame {
   }
   /** The VLAN id of the outermost tag, or -1 when untagged. */
   get outerVid(): number {
-    return isTagTpid(this.u16(12)) ? this.u16(14) & 0x0fff : -1;
+    return isTagTpid(readU16(this.bytes, this.offset + 12)) ? readU16(this.bytes, this.offset + 14) & 0x0fff : -1;
   }
   get headerLength(): number {
     return ETHERNET_HEADER_LEN + this.tagCount * VLAN_TAG_LEN;

@@ -4,6 +4,7 @@
 import { finishChecksum, sumBytes, verifyChecksum } from './checksum.js';
 import { badChecksum, truncated, type ParseError } from './error.js';
 import { formatIpv4, readIpv4, writeIpv4, type Ipv4Address } from './address.js';
+import { readU16, readU32, writeU16 } from './bytes.js';
 
 export const ICMPV4_HEADER_LEN = 8;
 
@@ -44,28 +45,19 @@ export class Icmpv4Packet {
     this.length = length;
     return this;
   }
-  private u16(at: number): number {
-    const b = this.bytes, o = this.offset + at;
-    return (b[o]! << 8) | b[o + 1]!;
-  }
-  private setU16(at: number, v: number): void {
-    const b = this.bytes, o = this.offset + at;
-    b[o] = (v >>> 8) & 0xff;
-    b[o + 1] = v & 0xff;
-  }
   get type(): number { return this.bytes[this.offset]!; }
   set type(v: number) { this.bytes[this.offset] = v; }
   get code(): number { return this.bytes[this.offset + 1]!; }
   set code(v: number) { this.bytes[this.offset + 1] = v; }
-  get checksum(): number { return this.u16(2); }
-  set checksum(v: number) { this.setU16(2, v); }
+  get checksum(): number { return readU16(this.bytes, this.offset + 2); }
+  set checksum(v: number) { writeU16(this.bytes, this.offset + 2, v); }
   /** Echo identifier / sequence (RFC 792 echo messages). */
-  get identifier(): number { return this.u16(4); }
-  set identifier(v: number) { this.setU16(4, v); }
-  get sequence(): number { return this.u16(6); }
-  set sequence(v: number) { this.setU16(6, v); }
+  get identifier(): number { return readU16(this.bytes, this.offset + 4); }
+  set identifier(v: number) { writeU16(this.bytes, this.offset + 4, v); }
+  get sequence(): number { return readU16(this.bytes, this.offset + 6); }
+  set sequence(v: number) { writeU16(this.bytes, this.offset + 6, v); }
   /** RFC 1191 §4: next-hop MTU of a fragmentation-needed message. */
-  get nextHopMtu(): number { return this.u16(6); }
+  get nextHopMtu(): number { return readU16(this.bytes, this.offset + 6); }
   get gateway(): Ipv4Address { return readIpv4(this.bytes, this.offset + 4); }
   get pointer(): number { return this.bytes[this.offset + 4]!; }
   get dataOffset(): number { return this.offset + ICMPV4_HEADER_LEN; }
@@ -96,9 +88,6 @@ export interface Icmpv4ParseOptions {
   verifyChecksum?: boolean;
 }
 
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
 
 export function parseIcmpv4(bytes: Uint8Array, offset = 0, available = bytes.length - offset, opts: Icmpv4ParseOptions = {}): Icmpv4Repr | ParseError {
   if (available < ICMPV4_HEADER_LEN) return truncated('icmpv4', `${available} bytes, header needs ${ICMPV4_HEADER_LEN}`);
@@ -106,7 +95,7 @@ export function parseIcmpv4(bytes: Uint8Array, offset = 0, available = bytes.len
   if (opts.verifyChecksum !== false && !p.verifyChecksum()) return badChecksum('icmpv4');
   const code = p.code, checksum = p.checksum;
   const body = bytes.subarray(offset + ICMPV4_HEADER_LEN, offset + available);
-  const rest = u32(bytes, offset + 4);
+  const rest = readU32(bytes, offset + 4);
   switch (p.type) {
     case Icmpv4Type.EchoRequest:
     case Icmpv4Type.EchoReply:

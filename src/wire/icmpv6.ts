@@ -6,6 +6,7 @@ import { finishChecksum, foldSum, pseudoHeaderSum, sumBytes, type PseudoHeader }
 import { badChecksum, malformed, truncated, ParseError } from './error.js';
 import { formatIpv6, type Ipv6Address } from './address.js';
 import { emitNdpOptions, ndpOptionsLength, parseNdpOptions, type NdpOption } from './ndp.js';
+import { writeU16, readU32, writeU32 } from './bytes.js';
 
 export const IP_PROTO_ICMPV6 = 58;
 export const ICMPV6_HEADER_LEN = 8;
@@ -164,19 +165,6 @@ export interface Icmpv6ParseOptions {
   pseudoHeader?: PseudoHeader;
 }
 
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-function w32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
-}
-function w16(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 8) & 0xff;
-  b[o + 1] = v & 0xff;
-}
 
 export function parseIcmpv6(bytes: Uint8Array, offset = 0, available = bytes.length - offset, opts: Icmpv6ParseOptions = {}): Icmpv6Repr | ParseError {
   if (available < ICMPV6_HEADER_LEN) return truncated('icmpv6', `${available} bytes, header needs ${ICMPV6_HEADER_LEN}`);
@@ -184,7 +172,7 @@ export function parseIcmpv6(bytes: Uint8Array, offset = 0, available = bytes.len
   if (opts.pseudoHeader && !p.verifyChecksum(opts.pseudoHeader)) return badChecksum('icmpv6');
   const b = bytes, o = offset, end = offset + available;
   const code = p.code, checksum = p.checksum;
-  const rest = u32(b, o + 4);
+  const rest = readU32(b, o + 4);
   const body = b.subarray(o + 8, end);
   const need = (n: number, what: string) => (available < n ? truncated('icmpv6', `${what} needs ${n} bytes, has ${available}`) : null);
   const options = (from: number) => parseNdpOptions(b.subarray(from, end));
@@ -211,7 +199,7 @@ export function parseIcmpv6(bytes: Uint8Array, offset = 0, available = bytes.len
       if (os instanceof ParseError) return os;
       return {
         kind: 'routerAdvertisement', code, checksum, curHopLimit: b[o + 4]!, flags: b[o + 5]!, routerLifetime: (b[o + 6]! << 8) | b[o + 7]!,
-        reachableTime: u32(b, o + 8), retransTimer: u32(b, o + 12), options: os,
+        reachableTime: readU32(b, o + 8), retransTimer: readU32(b, o + 12), options: os,
       };
     }
     case Icmpv6Type.NeighborSolicitation:
@@ -331,47 +319,47 @@ export function emitIcmpv6(repr: Icmpv6Repr, bytes: Uint8Array, offset = 0, ph?:
   switch (repr.kind) {
     case 'echoRequest':
     case 'echoReply':
-      w16(b, o + 4, repr.identifier);
-      w16(b, o + 6, repr.sequence);
+      writeU16(b, o + 4, repr.identifier);
+      writeU16(b, o + 6, repr.sequence);
       b.set(repr.data, o + 8);
       break;
     case 'other':
-      w32(b, o + 4, repr.rest);
+      writeU32(b, o + 4, repr.rest);
       b.set(repr.data, o + 8);
       break;
     case 'destinationUnreachable':
     case 'timeExceeded':
-      w32(b, o + 4, repr.unused);
+      writeU32(b, o + 4, repr.unused);
       b.set(repr.original, o + 8);
       break;
     case 'packetTooBig':
-      w32(b, o + 4, repr.mtu);
+      writeU32(b, o + 4, repr.mtu);
       b.set(repr.original, o + 8);
       break;
     case 'parameterProblem':
-      w32(b, o + 4, repr.pointer);
+      writeU32(b, o + 4, repr.pointer);
       b.set(repr.original, o + 8);
       break;
     case 'routerSolicitation':
-      w32(b, o + 4, repr.reserved);
+      writeU32(b, o + 4, repr.reserved);
       emitNdpOptions(repr.options, b, o + 8);
       break;
     case 'routerAdvertisement':
       b[o + 4] = repr.curHopLimit;
       b[o + 5] = repr.flags;
-      w16(b, o + 6, repr.routerLifetime);
-      w32(b, o + 8, repr.reachableTime);
-      w32(b, o + 12, repr.retransTimer);
+      writeU16(b, o + 6, repr.routerLifetime);
+      writeU32(b, o + 8, repr.reachableTime);
+      writeU32(b, o + 12, repr.retransTimer);
       emitNdpOptions(repr.options, b, o + 16);
       break;
     case 'neighborSolicitation':
     case 'neighborAdvertisement':
-      w32(b, o + 4, repr.kind === 'neighborSolicitation' ? repr.reserved : repr.flags);
+      writeU32(b, o + 4, repr.kind === 'neighborSolicitation' ? repr.reserved : repr.flags);
       b.set(repr.target.subarray(0, 16), o + 8);
       emitNdpOptions(repr.options, b, o + 24);
       break;
     case 'redirect':
-      w32(b, o + 4, repr.reserved);
+      writeU32(b, o + 4, repr.reserved);
       b.set(repr.target.subarray(0, 16), o + 8);
       b.set(repr.destination.subarray(0, 16), o + 24);
       emitNdpOptions(repr.options, b, o + 40);
@@ -379,30 +367,30 @@ export function emitIcmpv6(repr: Icmpv6Repr, bytes: Uint8Array, offset = 0, ph?:
     case 'mldV1Query':
     case 'mldV1Report':
     case 'mldV1Done':
-      w16(b, o + 4, repr.maxResponseDelay);
-      w16(b, o + 6, repr.reserved);
+      writeU16(b, o + 4, repr.maxResponseDelay);
+      writeU16(b, o + 6, repr.reserved);
       b.set(repr.group.subarray(0, 16), o + 8);
       break;
     case 'mldV2Query': {
-      w16(b, o + 4, repr.maxResponseCode);
-      w16(b, o + 6, repr.reserved);
+      writeU16(b, o + 4, repr.maxResponseCode);
+      writeU16(b, o + 6, repr.reserved);
       b.set(repr.group.subarray(0, 16), o + 8);
       b[o + 24] = ((repr.reserved2 & 0x0f) << 4) | (repr.suppressRouterProcessing ? 0x08 : 0) | (repr.qrv & 7);
       b[o + 25] = repr.qqic;
-      w16(b, o + 26, repr.sources.length);
+      writeU16(b, o + 26, repr.sources.length);
       repr.sources.forEach((s, i) => b.set(s.subarray(0, 16), o + 28 + 16 * i));
       b.set(repr.extra, o + 28 + 16 * repr.sources.length);
       break;
     }
     case 'mldV2Report': {
-      w16(b, o + 4, repr.reserved);
-      w16(b, o + 6, repr.records.length);
+      writeU16(b, o + 4, repr.reserved);
+      writeU16(b, o + 6, repr.records.length);
       let at = o + 8;
       for (const r of repr.records) {
         if (r.auxData.length % 4 !== 0) throw new RangeError('auxiliary data must be whole 32-bit words');
         b[at] = r.recordType;
         b[at + 1] = r.auxData.length / 4;
-        w16(b, at + 2, r.sources.length);
+        writeU16(b, at + 2, r.sources.length);
         b.set(r.group.subarray(0, 16), at + 4);
         at += 20;
         for (const s of r.sources) {

@@ -3,6 +3,7 @@
 import { finishChecksum, sumBytes, verifyChecksum, type PseudoHeader } from './checksum.js';
 import { badChecksum, malformed, truncated, ParseError, ParseErrorKind } from './error.js';
 import { formatIpv4, readIpv4, writeIpv4, type Ipv4Address } from './address.js';
+import { readU16, writeU16 } from './bytes.js';
 
 export const IPV4_MIN_HEADER_LEN = 20;
 export const IPV4_MAX_HEADER_LEN = 60;
@@ -42,15 +43,6 @@ export class Ipv4Packet {
     this.offset = offset;
     return this;
   }
-  private u16(at: number): number {
-    const b = this.bytes, o = this.offset + at;
-    return (b[o]! << 8) | b[o + 1]!;
-  }
-  private setU16(at: number, v: number): void {
-    const b = this.bytes, o = this.offset + at;
-    b[o] = (v >>> 8) & 0xff;
-    b[o + 1] = v & 0xff;
-  }
   get version(): number { return this.bytes[this.offset]! >>> 4; }
   /** Header length in bytes (IHL × 4). */
   get headerLength(): number { return (this.bytes[this.offset]! & 0x0f) * 4; }
@@ -59,24 +51,24 @@ export class Ipv4Packet {
   get ecn(): number { return this.bytes[this.offset + 1]! & 3; }
   get tos(): number { return this.bytes[this.offset + 1]!; }
   set tos(v: number) { this.bytes[this.offset + 1] = v & 0xff; }
-  get totalLength(): number { return this.u16(2); }
-  set totalLength(v: number) { this.setU16(2, v); }
-  get identification(): number { return this.u16(4); }
-  set identification(v: number) { this.setU16(4, v); }
-  get dontFragment(): boolean { return (this.u16(6) & FLAG_DF) !== 0; }
-  get moreFragments(): boolean { return (this.u16(6) & FLAG_MF) !== 0; }
+  get totalLength(): number { return readU16(this.bytes, this.offset + 2); }
+  set totalLength(v: number) { writeU16(this.bytes, this.offset + 2, v); }
+  get identification(): number { return readU16(this.bytes, this.offset + 4); }
+  set identification(v: number) { writeU16(this.bytes, this.offset + 4, v); }
+  get dontFragment(): boolean { return (readU16(this.bytes, this.offset + 6) & FLAG_DF) !== 0; }
+  get moreFragments(): boolean { return (readU16(this.bytes, this.offset + 6) & FLAG_MF) !== 0; }
   /** Fragment offset in 8-byte units. */
-  get fragmentOffset(): number { return this.u16(6) & 0x1fff; }
-  get fragmentOffsetBytes(): number { return (this.u16(6) & 0x1fff) * 8; }
-  get flagsAndOffset(): number { return this.u16(6); }
-  set flagsAndOffset(v: number) { this.setU16(6, v); }
-  get isFragment(): boolean { return (this.u16(6) & (FLAG_MF | 0x1fff)) !== 0; }
+  get fragmentOffset(): number { return readU16(this.bytes, this.offset + 6) & 0x1fff; }
+  get fragmentOffsetBytes(): number { return (readU16(this.bytes, this.offset + 6) & 0x1fff) * 8; }
+  get flagsAndOffset(): number { return readU16(this.bytes, this.offset + 6); }
+  set flagsAndOffset(v: number) { writeU16(this.bytes, this.offset + 6, v); }
+  get isFragment(): boolean { return (readU16(this.bytes, this.offset + 6) & (FLAG_MF | 0x1fff)) !== 0; }
   get ttl(): number { return this.bytes[this.offset + 8]!; }
   set ttl(v: number) { this.bytes[this.offset + 8] = v & 0xff; }
   get protocol(): number { return this.bytes[this.offset + 9]!; }
   set protocol(v: number) { this.bytes[this.offset + 9] = v & 0xff; }
-  get checksum(): number { return this.u16(10); }
-  set checksum(v: number) { this.setU16(10, v); }
+  get checksum(): number { return readU16(this.bytes, this.offset + 10); }
+  set checksum(v: number) { writeU16(this.bytes, this.offset + 10, v); }
   get src(): Ipv4Address { return readIpv4(this.bytes, this.offset + 12); }
   set src(a: Ipv4Address) { writeIpv4(this.bytes, this.offset + 12, a); }
   get dst(): Ipv4Address { return readIpv4(this.bytes, this.offset + 16); }

@@ -3,6 +3,7 @@
 
 import { malformed, ParseError, ParseErrorKind } from './error.js';
 import type { Ipv6Address } from './address.js';
+import { readU32, writeU32 } from './bytes.js';
 
 export const NdpOptionType = {
   SourceLinkLayerAddress: 1,
@@ -33,15 +34,6 @@ export type NdpOption =
   | { kind: 'rdnss'; reserved: number; lifetime: number; servers: Ipv6Address[] }
   | { kind: 'unknown'; type: number; data: Uint8Array };
 
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-function w32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
-}
 
 export function parseNdpOptions(bytes: Uint8Array): NdpOption[] | ParseError {
   const out: NdpOption[] = [];
@@ -66,7 +58,7 @@ export function parseNdpOptions(bytes: Uint8Array): NdpOption[] | ParseError {
         if (units !== 4) return malformed('ndp', `prefix information of length ${units}, must be 4`);
         out.push({
           kind: 'prefixInformation', prefixLength: o[2]!, onLink: (o[3]! & 0x80) !== 0, autonomous: (o[3]! & 0x40) !== 0, otherFlags: o[3]! & 0x3f,
-          validLifetime: u32(o, 4), preferredLifetime: u32(o, 8), reserved: u32(o, 12), prefix: o.slice(16, 32),
+          validLifetime: readU32(o, 4), preferredLifetime: readU32(o, 8), reserved: readU32(o, 12), prefix: o.slice(16, 32),
         });
         break;
       case NdpOptionType.RedirectedHeader:
@@ -74,14 +66,14 @@ export function parseNdpOptions(bytes: Uint8Array): NdpOption[] | ParseError {
         break;
       case NdpOptionType.Mtu:
         if (units !== 1) return malformed('ndp', `MTU option of length ${units}, must be 1`);
-        out.push({ kind: 'mtu', reserved: (o[2]! << 8) | o[3]!, mtu: u32(o, 4) });
+        out.push({ kind: 'mtu', reserved: (o[2]! << 8) | o[3]!, mtu: readU32(o, 4) });
         break;
       case NdpOptionType.Rdnss: {
         // RFC 8106 §5.1: length 3 + 2n, n ≥ 1.
         if (units < 3 || units % 2 === 0) return malformed('ndp', `RDNSS of length ${units}`);
         const servers: Ipv6Address[] = [];
         for (let p = 8; p < len; p += 16) servers.push(o.slice(p, p + 16));
-        out.push({ kind: 'rdnss', reserved: (o[2]! << 8) | o[3]!, lifetime: u32(o, 4), servers });
+        out.push({ kind: 'rdnss', reserved: (o[2]! << 8) | o[3]!, lifetime: readU32(o, 4), servers });
         break;
       }
       default:
@@ -132,9 +124,9 @@ export function emitNdpOptions(options: NdpOption[], bytes: Uint8Array, offset: 
         bytes[at] = NdpOptionType.PrefixInformation;
         bytes[at + 2] = o.prefixLength;
         bytes[at + 3] = (o.onLink ? 0x80 : 0) | (o.autonomous ? 0x40 : 0) | (o.otherFlags & 0x3f);
-        w32(bytes, at + 4, o.validLifetime);
-        w32(bytes, at + 8, o.preferredLifetime);
-        w32(bytes, at + 12, o.reserved);
+        writeU32(bytes, at + 4, o.validLifetime);
+        writeU32(bytes, at + 8, o.preferredLifetime);
+        writeU32(bytes, at + 12, o.reserved);
         bytes.set(o.prefix.subarray(0, 16), at + 16);
         break;
       case 'redirectedHeader':
@@ -146,13 +138,13 @@ export function emitNdpOptions(options: NdpOption[], bytes: Uint8Array, offset: 
         bytes[at] = NdpOptionType.Mtu;
         bytes[at + 2] = o.reserved >>> 8;
         bytes[at + 3] = o.reserved & 0xff;
-        w32(bytes, at + 4, o.mtu);
+        writeU32(bytes, at + 4, o.mtu);
         break;
       case 'rdnss':
         bytes[at] = NdpOptionType.Rdnss;
         bytes[at + 2] = o.reserved >>> 8;
         bytes[at + 3] = o.reserved & 0xff;
-        w32(bytes, at + 4, o.lifetime);
+        writeU32(bytes, at + 4, o.lifetime);
         o.servers.forEach((s, k) => bytes.set(s.subarray(0, 16), at + 8 + 16 * k));
         break;
       case 'unknown':

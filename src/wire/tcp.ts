@@ -2,6 +2,7 @@
 
 import { finishChecksum, foldSum, pseudoHeaderSum, sumBytes, type PseudoHeader } from './checksum.js';
 import { badChecksum, malformed, truncated, ParseError, ParseErrorKind } from './error.js';
+import { readU16, writeU16, readU32, writeU32 } from './bytes.js';
 
 export const TCP_MIN_HEADER_LEN = 20;
 export const TCP_MAX_HEADER_LEN = 60;
@@ -79,34 +80,14 @@ export class TcpPacket {
     this.length = length;
     return this;
   }
-  private u16(at: number): number {
-    const b = this.bytes, o = this.offset + at;
-    return (b[o]! << 8) | b[o + 1]!;
-  }
-  private setU16(at: number, v: number): void {
-    const b = this.bytes, o = this.offset + at;
-    b[o] = (v >>> 8) & 0xff;
-    b[o + 1] = v & 0xff;
-  }
-  private u32(at: number): number {
-    const b = this.bytes, o = this.offset + at;
-    return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-  }
-  private setU32(at: number, v: number): void {
-    const b = this.bytes, o = this.offset + at;
-    b[o] = v >>> 24;
-    b[o + 1] = (v >>> 16) & 0xff;
-    b[o + 2] = (v >>> 8) & 0xff;
-    b[o + 3] = v & 0xff;
-  }
-  get srcPort(): number { return this.u16(0); }
-  set srcPort(v: number) { this.setU16(0, v); }
-  get dstPort(): number { return this.u16(2); }
-  set dstPort(v: number) { this.setU16(2, v); }
-  get seq(): number { return this.u32(4); }
-  set seq(v: number) { this.setU32(4, v); }
-  get ack(): number { return this.u32(8); }
-  set ack(v: number) { this.setU32(8, v); }
+  get srcPort(): number { return readU16(this.bytes, this.offset); }
+  set srcPort(v: number) { writeU16(this.bytes, this.offset, v); }
+  get dstPort(): number { return readU16(this.bytes, this.offset + 2); }
+  set dstPort(v: number) { writeU16(this.bytes, this.offset + 2, v); }
+  get seq(): number { return readU32(this.bytes, this.offset + 4); }
+  set seq(v: number) { writeU32(this.bytes, this.offset + 4, v); }
+  get ack(): number { return readU32(this.bytes, this.offset + 8); }
+  set ack(v: number) { writeU32(this.bytes, this.offset + 8, v); }
   /** Header length in bytes (data offset × 4). */
   get headerLength(): number { return (this.bytes[this.offset + 12]! >>> 4) * 4; }
   set headerLength(v: number) {
@@ -120,12 +101,12 @@ export class TcpPacket {
     this.bytes[o] = (this.bytes[o]! & 0xf0) | ((v >>> 8) & 0x0f);
     this.bytes[o + 1] = v & 0xff;
   }
-  get window(): number { return this.u16(14); }
-  set window(v: number) { this.setU16(14, v); }
-  get checksum(): number { return this.u16(16); }
-  set checksum(v: number) { this.setU16(16, v); }
-  get urgentPointer(): number { return this.u16(18); }
-  set urgentPointer(v: number) { this.setU16(18, v); }
+  get window(): number { return readU16(this.bytes, this.offset + 14); }
+  set window(v: number) { writeU16(this.bytes, this.offset + 14, v); }
+  get checksum(): number { return readU16(this.bytes, this.offset + 16); }
+  set checksum(v: number) { writeU16(this.bytes, this.offset + 16, v); }
+  get urgentPointer(): number { return readU16(this.bytes, this.offset + 18); }
+  set urgentPointer(v: number) { writeU16(this.bytes, this.offset + 18, v); }
   get payloadOffset(): number { return this.offset + this.headerLength; }
   get payloadLength(): number { return this.length - this.headerLength; }
   /** RFC 9293 §3.4 SEG.LEN: payload plus one for each of SYN and FIN. */
@@ -253,9 +234,6 @@ function optionOverflow(detail: string): ParseError {
   return new ParseError(ParseErrorKind.OptionOverflow, 'tcp', detail);
 }
 
-function readU32(b: Uint8Array, p: number): number {
-  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
-}
 
 /** Parses the option bytes of a header into a list, keeping everything needed to re-emit them exactly. */
 export function parseTcpOptions(opts: Uint8Array): { options: TcpOption[]; padding: Uint8Array } | ParseError {
@@ -365,12 +343,6 @@ export function tcpReprLength(repr: TcpRepr): number {
   return tcpHeaderLength(repr) + repr.payload.length;
 }
 
-function writeU32(b: Uint8Array, p: number, v: number): void {
-  b[p] = v >>> 24;
-  b[p + 1] = (v >>> 16) & 0xff;
-  b[p + 2] = (v >>> 8) & 0xff;
-  b[p + 3] = v & 0xff;
-}
 
 /**
  * Writes header, options and payload; returns the bytes written. Options are padded

@@ -2,6 +2,7 @@
 
 import { finishChecksum, foldSum, pseudoHeaderSum, sumBytes, type PseudoHeader } from './checksum.js';
 import { badChecksum, malformed, truncated, type ParseError } from './error.js';
+import { readU16, writeU16 } from './bytes.js';
 
 export const UDP_HEADER_LEN = 8;
 export const IP_PROTO_UDP = 17;
@@ -20,23 +21,14 @@ export class UdpPacket {
     this.offset = offset;
     return this;
   }
-  private u16(at: number): number {
-    const b = this.bytes, o = this.offset + at;
-    return (b[o]! << 8) | b[o + 1]!;
-  }
-  private setU16(at: number, v: number): void {
-    const b = this.bytes, o = this.offset + at;
-    b[o] = (v >>> 8) & 0xff;
-    b[o + 1] = v & 0xff;
-  }
-  get srcPort(): number { return this.u16(F.SRC_PORT); }
-  set srcPort(v: number) { this.setU16(F.SRC_PORT, v); }
-  get dstPort(): number { return this.u16(F.DST_PORT); }
-  set dstPort(v: number) { this.setU16(F.DST_PORT, v); }
-  get length(): number { return this.u16(F.LENGTH); }
-  set length(v: number) { this.setU16(F.LENGTH, v); }
-  get checksum(): number { return this.u16(F.CHECKSUM); }
-  set checksum(v: number) { this.setU16(F.CHECKSUM, v); }
+  get srcPort(): number { return readU16(this.bytes, this.offset + F.SRC_PORT); }
+  set srcPort(v: number) { writeU16(this.bytes, this.offset + F.SRC_PORT, v); }
+  get dstPort(): number { return readU16(this.bytes, this.offset + F.DST_PORT); }
+  set dstPort(v: number) { writeU16(this.bytes, this.offset + F.DST_PORT, v); }
+  get length(): number { return readU16(this.bytes, this.offset + F.LENGTH); }
+  set length(v: number) { writeU16(this.bytes, this.offset + F.LENGTH, v); }
+  get checksum(): number { return readU16(this.bytes, this.offset + F.CHECKSUM); }
+  set checksum(v: number) { writeU16(this.bytes, this.offset + F.CHECKSUM, v); }
   get payloadOffset(): number { return this.offset + UDP_HEADER_LEN; }
 
   /** Computes the checksum over header and `length` bytes; 0 is sent as 0xffff (RFC 768). */
