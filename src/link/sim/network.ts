@@ -183,6 +183,14 @@ export class SimNic extends Port {
     this.host.receive(frame, now);
     this.sim.pollHost(this, now);
   }
+  /**
+   * Polls the host now and schedules its next deadline. Call after acting on a host from
+   * outside the simulation (a test calling an API), since that may have armed a timer,
+   * as a real poll loop would notice on its next turn.
+   */
+  wake(): void {
+    this.sim.pollHost(this, this.sim.now);
+  }
 }
 
 /** A learning switch (IEEE 802.1D): learns source MACs, floods unknown and group destinations. */

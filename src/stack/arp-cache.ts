@@ -1,0 +1,247 @@
+// IPv4 neighbour cache (ARP, RFC 826) with Linux's NUD states (net/core/neighbour.c):
+// INCOMPLETE while resolving (broadcast requests, packets queued), REACHABLE after a
+// reply, STALE once reachable_time passes, DELAY when a STALE entry is used, PROBE
+// (unicast requests) when DELAY expires, FAILED when probes go unanswered.
+// Pure state: time comes in as `now` (µs); the cache emits requests through a callback.
+
+import type { Ipv4Address, MacAddress } from '../wire/address.js';
+import type { SeededRng } from '../rng.js';
+
+export const NudState = {
+  Incomplete: 'INCOMPLETE',
+  Reachable: 'REACHABLE',
+  Stale: 'STALE',
+  Delay: 'DELAY',
+  Probe: 'PROBE',
+  Failed: 'FAILED',
+  Permanent: 'PERMANENT',
+} as const;
+export type NudState = (typeof NudState)[keyof typeof NudState];
+
+/** Linux defaults (Documentation/networking/ip-sysctl.rst, neigh/default/*). */
+export interface NeighborParams {
+  /** base_reachable_time: 30 s; the actual time is uniform in [0.5, 1.5] × base. */
+  baseReachableUs: number;
+  /** retrans_time: 1 s between requests. */
+  retransUs: number;
+  /** delay_first_probe_time: 5 s. */
+  delayFirstProbeUs: number;
+  /** mcast_solicit: 3 broadcast requests while INCOMPLETE. */
+  multicastProbes: number;
+  /** ucast_solicit: 3 unicast requests in PROBE. */
+  unicastProbes: number;
+  /** unres_qlen: packets queued per unresolved neighbour (oldest dropped first). */
+  queueLength: number;
+  /** gc_thresh3: hard bound on entries. */
+  maxEntries: number;
+}
+
+export const LINUX_NEIGHBOR_DEFAULTS: Readonly<NeighborParams> = Object.freeze({
+  baseReachableUs: 30_000_000,
+  retransUs: 1_000_000,
+  delayFirstProbeUs: 5_000_000,
+  multicastProbes: 3,
+  unicastProbes: 3,
+  queueLength: 101, // Linux derives it from unres_qlen_bytes (212992) / truesize of a full frame
+  maxEntries: 1024,
+});
+
+export class NeighborEntry {
+  state: NudState = NudState.Incomplete;
+  mac: MacAddress = new Uint8Array(6);
+  /** Requests sent in the current INCOMPLETE or PROBE phase. */
+  probes = 0;
+  /** When the current state's timer fires (µs); Infinity: none. */
+  timerAt = Infinity;
+  /** Frames waiting for resolution, each an IPv4 packet without its Ethernet header. */
+  readonly queue: Uint8Array[] = [];
+  constructor(readonly ip: Ipv4Address) {}
+}
+
+export interface NeighborEvents {
+  /** Send an ARP request for `ip`; `unicastTo` set in PROBE (RFC 1122 §2.3.2.1), else broadcast. */
+  solicit(ip: Ipv4Address, unicastTo: MacAddress | null): void;
+  /** Resolution succeeded: send what was queued. */
+  resolved(entry: NeighborEntry): void;
+  /** Resolution failed: the queued packets are dropped (sockets see EHOSTUNREACH). */
+  failed(ip: Ipv4Address, dropped: number): void;
+}
+
+export class ArpCache {
+  readonly entries = new Map<Ipv4Address, NeighborEntry>();
+  readonly params: NeighborParams;
+  /** Counters, for stats. */
+  droppedQueueFull = 0;
+  droppedTableFull = 0;
+
+  constructor(
+    private readonly rng: SeededRng,
+    private readonly events: NeighborEvents,
+    params: Partial<NeighborParams> = {},
+  ) {
+    this.params = { ...LINUX_NEIGHBOR_DEFAULTS, ...params };
+  }
+
+  private reachableTime(): number {
+    // Linux: neigh_rand_reach_time(), uniform in [base/2, 3·base/2).
+    return Math.floor(this.params.baseReachableUs * (0.5 + this.rng.next()));
+  }
+
+  /** Adds a static entry that never expires (`ip neigh add … nud permanent`). */
+  addStatic(ip: Ipv4Address, mac: MacAddress): void {
+    const e = this.entries.get(ip) ?? new NeighborEntry(ip);
+    e.state = NudState.Permanent;
+    e.mac = Uint8Array.from(mac);
+    e.timerAt = Infinity;
+    this.entries.set(ip, e);
+    this.flush(e);
+  }
+
+  /**
+   * Looks up the MAC for `ip` to send `packet`. Returns the MAC when the packet can go now;
+   * otherwise queues it (starting resolution if needed) and returns null.
+   */
+  resolve(ip: Ipv4Address, packet: Uint8Array, now: number): MacAddress | null {
+    let e = this.entries.get(ip);
+    if (e === undefined || e.state === NudState.Failed) {
+      if (e === undefined) {
+        if (this.entries.size >= this.params.maxEntries && !this.evictOne()) {
+          this.droppedTableFull++;
+          this.events.failed(ip, 1);
+          return null;
+        }
+        e = new NeighborEntry(ip);
+        this.entries.set(ip, e);
+      }
+      e.state = NudState.Incomplete;
+      e.probes = 1;
+      e.timerAt = now + this.params.retransUs;
+      this.enqueue(e, packet);
+      this.events.solicit(ip, null);
+      return null;
+    }
+    switch (e.state) {
+      case NudState.Incomplete:
+        this.enqueue(e, packet);
+        return null;
+      case NudState.Stale:
+        // RFC 4861 §7.3.3 / Linux: using a STALE entry sends at once and starts DELAY.
+        e.state = NudState.Delay;
+        e.timerAt = now + this.params.delayFirstProbeUs;
+        return e.mac;
+      default:
+        return e.mac;
+    }
+  }
+
+  /**
+   * An ARP packet arrived from `ip` at `mac`. `solicited`: it was a reply to us, which
+   * confirms reachability; a request or gratuitous packet only says where the sender is.
+   * `create`: make an entry if none exists (Linux does for requests aimed at us).
+   */
+  learn(ip: Ipv4Address, mac: MacAddress, now: number, solicited: boolean, create: boolean): void {
+    let e = this.entries.get(ip);
+    if (e === undefined) {
+      if (!create) return;
+      if (this.entries.size >= this.params.maxEntries && !this.evictOne()) {
+        this.droppedTableFull++;
+        return;
+      }
+      e = new NeighborEntry(ip);
+      this.entries.set(ip, e);
+    }
+    if (e.state === NudState.Permanent) return;
+    const changed = !sameMac(e.mac, mac);
+    const wasUnresolved = e.state === NudState.Incomplete || e.state === NudState.Failed;
+    if (changed || wasUnresolved) e.mac = Uint8Array.from(mac);
+    if (solicited) {
+      e.state = NudState.Reachable;
+      e.timerAt = now + this.reachableTime();
+    } else if (wasUnresolved || changed) {
+      e.state = NudState.Stale;
+      e.timerAt = Infinity;
+    }
+    e.probes = 0;
+    if (e.queue.length) this.flush(e);
+  }
+
+  /** Runs the timers due at `now`; returns the next deadline. */
+  poll(now: number): number {
+    let next = Infinity;
+    for (const e of this.entries.values()) {
+      if (e.timerAt <= now) this.expire(e, now);
+      if (e.timerAt < next) next = e.timerAt;
+    }
+    return next;
+  }
+
+  private expire(e: NeighborEntry, now: number): void {
+    const p = this.params;
+    switch (e.state) {
+      case NudState.Incomplete:
+        if (e.probes < p.multicastProbes) {
+          e.probes++;
+          e.timerAt = now + p.retransUs;
+          this.events.solicit(e.ip, null);
+        } else this.fail(e);
+        break;
+      case NudState.Reachable:
+        e.state = NudState.Stale;
+        e.timerAt = Infinity;
+        break;
+      case NudState.Delay:
+        e.state = NudState.Probe;
+        e.probes = 1;
+        e.timerAt = now + p.retransUs;
+        this.events.solicit(e.ip, e.mac);
+        break;
+      case NudState.Probe:
+        if (e.probes < p.unicastProbes) {
+          e.probes++;
+          e.timerAt = now + p.retransUs;
+          this.events.solicit(e.ip, e.mac);
+        } else this.fail(e);
+        break;
+      default:
+        e.timerAt = Infinity;
+    }
+  }
+
+  private fail(e: NeighborEntry): void {
+    const dropped = e.queue.length;
+    e.queue.length = 0;
+    e.state = NudState.Failed;
+    e.timerAt = Infinity;
+    this.entries.delete(e.ip);
+    this.events.failed(e.ip, dropped);
+  }
+
+  private enqueue(e: NeighborEntry, packet: Uint8Array): void {
+    if (e.queue.length >= this.params.queueLength) {
+      e.queue.shift(); // Linux drops the oldest (__neigh_event_send)
+      this.droppedQueueFull++;
+    }
+    e.queue.push(packet.slice());
+  }
+
+  private flush(e: NeighborEntry): void {
+    this.events.resolved(e);
+    e.queue.length = 0;
+  }
+
+  /** Frees one non-permanent entry that is not being resolved (Linux's forced GC). */
+  private evictOne(): boolean {
+    for (const [ip, e] of this.entries) {
+      if (e.state === NudState.Stale || e.state === NudState.Failed) {
+        this.entries.delete(ip);
+        return true;
+      }
+    }
+    return false;
+  }
+}
+
+function sameMac(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

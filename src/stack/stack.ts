@@ -1,0 +1,282 @@
+// The protocol engine, first slice: one Ethernet interface with IPv4 addresses, ARP
+// with Linux's NUD states, on-link and default-gateway routing, and ICMP echo (answering
+// pings, and sending them). Driven only by receive(frame, now) and poll(now); it reads
+// no clock, sets no timer and does no I/O of its own (DESIGN.md, "stack").
+
+import type { Link } from '../link/link.js';
+import type { SeededRng } from '../rng.js';
+import { ArpCache, type NeighborParams } from './arp-cache.js';
+import { EthernetFrame, EtherType, ETHERNET_HEADER_LEN } from '../wire/ethernet.js';
+import { ArpOperation, ArpPacket, ARP_LEN, emitArp } from '../wire/arp.js';
+import { Ipv4Packet, IpProtocol, IPV4_MIN_HEADER_LEN, emitIpv4 } from '../wire/ipv4.js';
+import { Icmpv4Packet, Icmpv4Type, ICMPV4_HEADER_LEN, emitIcmpv4 } from '../wire/icmpv4.js';
+import type { Ipv4Address, MacAddress } from '../wire/address.js';
+
+const BROADCAST_MAC = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
+const ZERO_MAC = new Uint8Array(6);
+/** Linux's default TTL (net.ipv4.ip_default_ttl). */
+const DEFAULT_TTL = 64;
+
+export interface Ipv4InterfaceAddress {
+  address: Ipv4Address;
+  prefixLength: number;
+}
+
+export interface StackCounters {
+  framesIn: number;
+  framesOut: number;
+  droppedNotForUs: number;
+  droppedMalformed: number;
+  droppedNoRoute: number;
+  droppedUnresolved: number;
+  arpRequestsIn: number;
+  arpRepliesOut: number;
+  echoRequestsIn: number;
+  echoRepliesOut: number;
+}
+
+export interface StackOptions {
+  mac: MacAddress;
+  rng: SeededRng;
+  neighbor?: Partial<NeighborParams>;
+}
+
+export interface EchoReply {
+  from: Ipv4Address;
+  identifier: number;
+  sequence: number;
+  ttl: number;
+  data: Uint8Array;
+  at: number;
+}
+
+function prefixMask(len: number): number {
+  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+}
+
+export class Stack {
+  readonly mac: MacAddress;
+  readonly addresses: Ipv4InterfaceAddress[] = [];
+  defaultGateway: Ipv4Address | null = null;
+  readonly counters: StackCounters = {
+    framesIn: 0, framesOut: 0, droppedNotForUs: 0, droppedMalformed: 0, droppedNoRoute: 0, droppedUnresolved: 0,
+    arpRequestsIn: 0, arpRepliesOut: 0, echoRequestsIn: 0, echoRepliesOut: 0,
+  };
+  readonly arp: ArpCache;
+  /** Echo replies to our own pings, oldest first. */
+  readonly echoReplies: EchoReply[] = [];
+  /** Destinations whose resolution failed, for sockets to report EHOSTUNREACH. */
+  readonly unreachable: Ipv4Address[] = [];
+  private link: Link | null = null;
+  private now = 0;
+  private ipId: number;
+  private readonly eth = new EthernetFrame(new Uint8Array(0));
+  private readonly ip = new Ipv4Packet(new Uint8Array(0));
+  private readonly icmp = new Icmpv4Packet(new Uint8Array(0));
+  private readonly arpView = new ArpPacket(new Uint8Array(0));
+
+  constructor(opts: StackOptions) {
+    this.mac = Uint8Array.from(opts.mac);
+    this.ipId = opts.rng.int(0, 0xffff);
+    this.arp = new ArpCache(opts.rng.fork('arp'), {
+      solicit: (ip, unicastTo) => this.sendArp(ArpOperation.Request, unicastTo ?? BROADCAST_MAC, unicastTo ?? ZERO_MAC, ip),
+      resolved: (e) => {
+        for (const p of e.queue) this.sendFrame(e.mac, EtherType.IPv4, p);
+      },
+      failed: (ip, dropped) => {
+        this.counters.droppedUnresolved += dropped;
+        this.unreachable.push(ip);
+      },
+    }, opts.neighbor);
+  }
+
+  attach(link: Link): void {
+    this.link = link;
+  }
+
+  addAddress(address: Ipv4Address, prefixLength: number): void {
+    if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > 32) throw new RangeError(`prefix length ${prefixLength} not in 0..32`);
+    if (!this.addresses.some((a) => a.address === address)) this.addresses.push({ address, prefixLength });
+  }
+
+  removeAddress(address: Ipv4Address): boolean {
+    const i = this.addresses.findIndex((a) => a.address === address);
+    if (i < 0) return false;
+    this.addresses.splice(i, 1);
+    return true;
+  }
+
+  isLocal(ip: Ipv4Address): boolean {
+    return this.addresses.some((a) => a.address === ip);
+  }
+
+  /** RFC 919/922: limited broadcast, or the directed broadcast of one of our subnets. */
+  private isBroadcast(ip: Ipv4Address): boolean {
+    if (ip === 0xffffffff) return true;
+    return this.addresses.some((a) => a.prefixLength < 31 && (ip | prefixMask(a.prefixLength)) >>> 0 === 0xffffffff && ((ip ^ a.address) & prefixMask(a.prefixLength)) === 0);
+  }
+
+  /** The next hop toward `dst` and the source address to use, or null without a route. */
+  route(dst: Ipv4Address): { nextHop: Ipv4Address; src: Ipv4Address } | null {
+    if (dst === 0xffffffff && this.addresses.length) return { nextHop: dst, src: this.addresses[0]!.address };
+    let best: Ipv4InterfaceAddress | null = null;
+    for (const a of this.addresses) {
+      const m = prefixMask(a.prefixLength);
+      if (((dst ^ a.address) & m) === 0 && (best === null || a.prefixLength > best.prefixLength)) best = a;
+    }
+    if (best) return { nextHop: dst, src: best.address };
+    if (this.defaultGateway !== null) {
+      const via = this.route(this.defaultGateway);
+      if (via && via.nextHop === this.defaultGateway) return { nextHop: this.defaultGateway, src: via.src };
+    }
+    return null;
+  }
+
+  receive(frame: Uint8Array, now: number): void {
+    this.now = now;
+    this.counters.framesIn++;
+    if (frame.length < ETHERNET_HEADER_LEN) {
+      this.counters.droppedMalformed++;
+      return;
+    }
+    const eth = this.eth.reset(frame, 0);
+    // Accept frames to our MAC and to broadcast; other multicast joins come with IGMP.
+    if (!sameMac(frame, 0, this.mac) && !sameMac(frame, 0, BROADCAST_MAC)) {
+      this.counters.droppedNotForUs++;
+      return;
+    }
+    if (eth.tagCount !== 0) {
+      this.counters.droppedNotForUs++; // no VLAN sub-interfaces yet
+      return;
+    }
+    const type = eth.etherType;
+    if (type === EtherType.ARP) this.receiveArp(frame, ETHERNET_HEADER_LEN, now);
+    else if (type === EtherType.IPv4) this.receiveIpv4(frame, ETHERNET_HEADER_LEN, now);
+    else this.counters.droppedNotForUs++;
+  }
+
+  poll(now: number): number {
+    this.now = now;
+    return this.arp.poll(now);
+  }
+
+  /** Sends an ICMP echo request (what `ping` does). Returns false without a route. */
+  ping(dst: Ipv4Address, identifier: number, sequence: number, data: Uint8Array, now: number): boolean {
+    this.now = now;
+    const msg = new Uint8Array(ICMPV4_HEADER_LEN + data.length);
+    emitIcmpv4({ kind: 'echoRequest', code: 0, identifier, sequence, data }, msg);
+    return this.sendIpv4(dst, IpProtocol.ICMP, msg);
+  }
+
+  private receiveArp(frame: Uint8Array, at: number, now: number): void {
+    if (frame.length - at < ARP_LEN) {
+      this.counters.droppedMalformed++;
+      return;
+    }
+    const a = this.arpView.reset(frame, at);
+    if (a.hardwareType !== 1 || a.protocolType !== 0x0800 || a.hardwareLength !== 6 || a.protocolLength !== 4) {
+      this.counters.droppedMalformed++;
+      return;
+    }
+    const senderMac = frame.subarray(at + 8, at + 14);
+    const sender = a.senderIp, target = a.targetIp;
+    const forUs = this.isLocal(target);
+    // RFC 826 "merge" step: update an existing entry; create one only if the packet is for us.
+    if (sender !== 0) this.arp.learn(sender, senderMac, now, a.operation === ArpOperation.Reply && forUs, forUs);
+    if (a.operation === ArpOperation.Request && forUs) {
+      this.counters.arpRequestsIn++;
+      this.counters.arpRepliesOut++;
+      this.sendArp(ArpOperation.Reply, Uint8Array.from(senderMac), Uint8Array.from(senderMac), sender, target);
+    }
+  }
+
+  private receiveIpv4(frame: Uint8Array, at: number, now: number): void {
+    const ip = this.ip.reset(frame, at);
+    if (ip.check(frame.length - at) !== 0) {
+      this.counters.droppedMalformed++;
+      return;
+    }
+    const dst = ip.dst;
+    if (!this.isLocal(dst) && !this.isBroadcast(dst)) {
+      this.counters.droppedNotForUs++; // no forwarding: we are a host (RFC 1122 §3.3.1)
+      return;
+    }
+    if (ip.isFragment) {
+      this.counters.droppedNotForUs++; // reassembly arrives with the IP-layer issue
+      return;
+    }
+    if (ip.protocol === IpProtocol.ICMP) this.receiveIcmp(frame, ip.payloadOffset, ip.payloadLength, ip.src, dst, ip.ttl, now);
+  }
+
+  private receiveIcmp(frame: Uint8Array, at: number, len: number, src: Ipv4Address, dst: Ipv4Address, ttl: number, now: number): void {
+    const icmp = this.icmp.reset(frame, at, len);
+    if (len < ICMPV4_HEADER_LEN || !icmp.verifyChecksum()) {
+      this.counters.droppedMalformed++;
+      return;
+    }
+    if (icmp.type === Icmpv4Type.EchoRequest) {
+      this.counters.echoRequestsIn++;
+      // RFC 1122 §3.2.2.6: reply with the same data; Linux ignores broadcast pings by default
+      // (net.ipv4.icmp_echo_ignore_broadcasts = 1).
+      if (!this.isLocal(dst)) return;
+      const reply = frame.slice(at, at + len);
+      reply[0] = Icmpv4Type.EchoReply;
+      reply[2] = 0;
+      reply[3] = 0;
+      new Icmpv4Packet(reply).fillChecksum();
+      this.counters.echoRepliesOut++;
+      this.sendIpv4(src, IpProtocol.ICMP, reply, dst);
+    } else if (icmp.type === Icmpv4Type.EchoReply) {
+      this.echoReplies.push({ from: src, identifier: icmp.identifier, sequence: icmp.sequence, ttl, data: frame.slice(at + 8, at + len), at: now });
+    }
+  }
+
+  /** Builds an IPv4 packet and hands it to ARP resolution. */
+  private sendIpv4(dst: Ipv4Address, protocol: number, payload: Uint8Array, srcHint?: Ipv4Address): boolean {
+    const r = this.route(dst);
+    if (r === null) {
+      this.counters.droppedNoRoute++;
+      return false;
+    }
+    const packet = new Uint8Array(IPV4_MIN_HEADER_LEN + payload.length);
+    this.ipId = (this.ipId + 1) & 0xffff;
+    emitIpv4({
+      tos: 0, identification: this.ipId, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: DEFAULT_TTL,
+      protocol, src: srcHint ?? r.src, dst, options: new Uint8Array(0), payload,
+    }, packet);
+    // RFC 1122 §3.3.6: broadcasts go to the link broadcast address, never through ARP.
+    if (this.isBroadcast(dst)) {
+      this.sendFrame(BROADCAST_MAC, EtherType.IPv4, packet);
+      return true;
+    }
+    const mac = this.arp.resolve(r.nextHop, packet, this.now);
+    if (mac !== null) this.sendFrame(mac, EtherType.IPv4, packet);
+    return true;
+  }
+
+  private sendArp(op: number, ethDst: MacAddress, targetMac: MacAddress, targetIp: Ipv4Address, senderIp?: Ipv4Address): void {
+    const src = senderIp ?? this.route(targetIp)?.src ?? this.addresses[0]?.address;
+    if (src === undefined) return;
+    const body = new Uint8Array(ARP_LEN);
+    emitArp({ operation: op, senderMac: this.mac, senderIp: src, targetMac, targetIp }, body);
+    this.sendFrame(ethDst, EtherType.ARP, body);
+  }
+
+  private sendFrame(dst: MacAddress, etherType: number, payload: Uint8Array): void {
+    if (this.link === null) return;
+    // Ethernet's 60-byte minimum (IEEE 802.3 §4.2.3.3): pad short frames with zeros.
+    const frame = new Uint8Array(Math.max(60, ETHERNET_HEADER_LEN + payload.length));
+    frame.set(dst.subarray(0, 6), 0);
+    frame.set(this.mac, 6);
+    frame[12] = etherType >>> 8;
+    frame[13] = etherType & 0xff;
+    frame.set(payload, ETHERNET_HEADER_LEN);
+    this.counters.framesOut++;
+    this.link.transmit(frame);
+  }
+}
+
+function sameMac(frame: Uint8Array, at: number, mac: Uint8Array): boolean {
+  for (let i = 0; i < 6; i++) if (frame[at + i] !== mac[i]) return false;
+  return true;
+}
