@@ -11,6 +11,10 @@ import { ArpOperation, ArpPacket, ARP_LEN, emitArp } from '../wire/arp.js';
 import { Ipv4Packet, IpProtocol, IPV4_MIN_HEADER_LEN, emitIpv4 } from '../wire/ipv4.js';
 import { Icmpv4Packet, Icmpv4Type, ICMPV4_HEADER_LEN, emitIcmpv4 } from '../wire/icmpv4.js';
 import type { Ipv4Address, MacAddress } from '../wire/address.js';
+import { UdpPacket, UDP_HEADER_LEN, emitUdp } from '../wire/udp.js';
+import { ipv4PseudoHeaderSum, foldSum, sumBytes } from '../wire/checksum.js';
+import { UdpSocket, UdpTable, type UdpHost } from './udp.js';
+import { ErrnoError } from '../errno.js';
 
 const BROADCAST_MAC = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
 const ZERO_MAC = new Uint8Array(6);
@@ -33,6 +37,11 @@ export interface StackCounters {
   arpRepliesOut: number;
   echoRequestsIn: number;
   echoRepliesOut: number;
+  udpIn: number;
+  udpOut: number;
+  udpNoPort: number;
+  udpBadChecksum: number;
+  icmpUnreachableOut: number;
 }
 
 export interface StackOptions {
@@ -54,14 +63,16 @@ function prefixMask(len: number): number {
   return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
 }
 
-export class Stack {
+export class Stack implements UdpHost {
   readonly mac: MacAddress;
   readonly addresses: Ipv4InterfaceAddress[] = [];
   defaultGateway: Ipv4Address | null = null;
   readonly counters: StackCounters = {
     framesIn: 0, framesOut: 0, droppedNotForUs: 0, droppedMalformed: 0, droppedNoRoute: 0, droppedUnresolved: 0,
     arpRequestsIn: 0, arpRepliesOut: 0, echoRequestsIn: 0, echoRepliesOut: 0,
+    udpIn: 0, udpOut: 0, udpNoPort: 0, udpBadChecksum: 0, icmpUnreachableOut: 0,
   };
+  readonly udp: UdpTable;
   readonly arp: ArpCache;
   /** Echo replies to our own pings, oldest first. */
   readonly echoReplies: EchoReply[] = [];
@@ -78,6 +89,7 @@ export class Stack {
   constructor(opts: StackOptions) {
     this.mac = Uint8Array.from(opts.mac);
     this.ipId = opts.rng.int(0, 0xffff);
+    this.udp = new UdpTable(opts.rng.fork('udp-ports'));
     this.arp = new ArpCache(opts.rng.fork('arp'), {
       solicit: (ip, unicastTo) => this.sendArp(ArpOperation.Request, unicastTo ?? BROADCAST_MAC, unicastTo ?? ZERO_MAC, ip),
       resolved: (e) => {
@@ -160,6 +172,24 @@ export class Stack {
     return this.arp.poll(now);
   }
 
+  /** A new UDP socket on this stack. */
+  udpSocket(): UdpSocket {
+    return new UdpSocket(this);
+  }
+
+  /** The source address for packets to `dst` (RFC 1122 §3.3.4.3), or null without a route. */
+  sourceFor(dst: Ipv4Address): Ipv4Address | null {
+    return this.route(dst)?.src ?? null;
+  }
+
+  /** @internal Used by UdpSocket. */
+  sendUdp(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array): boolean {
+    const seg = new Uint8Array(UDP_HEADER_LEN + data.length);
+    emitUdp({ srcPort, dstPort, payload: data }, seg, 0, { version: 4, src, dst });
+    this.counters.udpOut++;
+    return this.sendIpv4(dst, IpProtocol.UDP, seg, src);
+  }
+
   /** Sends an ICMP echo request (what `ping` does). Returns false without a route. */
   ping(dst: Ipv4Address, identifier: number, sequence: number, data: Uint8Array, now: number): boolean {
     this.now = now;
@@ -206,6 +236,52 @@ export class Stack {
       return;
     }
     if (ip.protocol === IpProtocol.ICMP) this.receiveIcmp(frame, ip.payloadOffset, ip.payloadLength, ip.src, dst, ip.ttl, now);
+    else if (ip.protocol === IpProtocol.UDP) this.receiveUdp(frame, at, ip.payloadOffset, ip.payloadLength, ip.src, dst);
+  }
+
+  private receiveUdp(frame: Uint8Array, ipAt: number, at: number, len: number, src: Ipv4Address, dst: Ipv4Address): void {
+    const u = new UdpPacket(frame, at);
+    if (len < UDP_HEADER_LEN || u.length < UDP_HEADER_LEN || u.length > len) {
+      this.counters.droppedMalformed++;
+      return;
+    }
+    // RFC 768: a zero checksum means none was computed.
+    if (u.checksum !== 0 && foldSum(sumBytes(frame, at, u.length, ipv4PseudoHeaderSum(src, dst, IpProtocol.UDP, u.length))) !== 0xffff) {
+      this.counters.udpBadChecksum++;
+      return;
+    }
+    this.counters.udpIn++;
+    const sock = this.udp.lookup(dst, u.dstPort, src, u.srcPort);
+    if (sock === null) {
+      this.counters.udpNoPort++;
+      // RFC 1122 §3.2.2.1 / §4.1.3.1: port unreachable, never for broadcasts.
+      if (this.isLocal(dst)) this.sendPortUnreachable(frame, ipAt, src, dst);
+      return;
+    }
+    sock.deliver(frame.slice(at + UDP_HEADER_LEN, at + u.length), src, u.srcPort);
+  }
+
+  /** ICMP destination unreachable (port) quoting the IP header and the start of its data (RFC 792). */
+  private sendPortUnreachable(frame: Uint8Array, ipAt: number, src: Ipv4Address, dst: Ipv4Address): void {
+    const ip = this.ip.reset(frame, ipAt);
+    // Linux quotes as much as fits in 576 bytes (RFC 1812 §4.3.2.3).
+    const quoted = frame.slice(ipAt, ipAt + Math.min(ip.totalLength, 576 - IPV4_MIN_HEADER_LEN - ICMPV4_HEADER_LEN));
+    const msg = new Uint8Array(ICMPV4_HEADER_LEN + quoted.length);
+    emitIcmpv4({ kind: 'destinationUnreachable', code: 3, unused: 0, nextHopMtu: 0, original: quoted }, msg);
+    this.counters.icmpUnreachableOut++;
+    this.sendIpv4(src, IpProtocol.ICMP, msg, dst);
+  }
+
+  /** An ICMP error quoting one of our UDP datagrams: connected sockets learn of it (Linux: sk_err). */
+  private icmpErrorToUdp(original: Uint8Array, errno: 'ECONNREFUSED'): void {
+    if (original.length < IPV4_MIN_HEADER_LEN + 8) return;
+    const q = new Ipv4Packet(original);
+    if (q.protocol !== IpProtocol.UDP || q.headerLength > original.length - 8) return;
+    const u = new UdpPacket(original, q.headerLength);
+    const sock = this.udp.lookup(q.src, u.srcPort, q.dst, u.dstPort);
+    if (sock && sock.connected && sock.remoteAddress === q.dst && sock.remotePort === u.dstPort) {
+      sock.pendingError = new ErrnoError(errno, 'recvfrom');
+    }
   }
 
   private receiveIcmp(frame: Uint8Array, at: number, len: number, src: Ipv4Address, dst: Ipv4Address, ttl: number, now: number): void {
@@ -226,6 +302,10 @@ export class Stack {
       new Icmpv4Packet(reply).fillChecksum();
       this.counters.echoRepliesOut++;
       this.sendIpv4(src, IpProtocol.ICMP, reply, dst);
+    } else if (icmp.type === Icmpv4Type.DestinationUnreachable) {
+      // Linux (__udp4_lib_err, icmp_err_convert): without IP_RECVERR only hard errors reach a
+      // connected socket; port unreachable is hard (ECONNREFUSED), net/host unreachable soft.
+      if (icmp.code === 3) this.icmpErrorToUdp(frame.subarray(at + 8, at + len), 'ECONNREFUSED');
     } else if (icmp.type === Icmpv4Type.EchoReply) {
       this.echoReplies.push({ from: src, identifier: icmp.identifier, sequence: icmp.sequence, ttl, data: frame.slice(at + 8, at + len), at: now });
     }

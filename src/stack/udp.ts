@@ -1,0 +1,186 @@
+// Engine-level UDP sockets (RFC 768) on the IPv4 host: bind (specific or wildcard
+// address, port 0 → ephemeral), connect, sendTo, a bounded receive queue, and the
+// errors Linux gives (EADDRINUSE, EDESTADDRREQ, EMSGSIZE, ECONNREFUSED after an ICMP
+// port unreachable on a connected socket). The BSD socket layer builds on this.
+
+import { ErrnoError } from '../errno.js';
+import type { SeededRng } from '../rng.js';
+import type { Ipv4Address } from '../wire/address.js';
+
+/** net.ipv4.ip_local_port_range default. */
+export const EPHEMERAL_LOW = 32768;
+export const EPHEMERAL_HIGH = 60999;
+/** net.core.rmem_default. */
+export const DEFAULT_RCVBUF = 212992;
+/** 65535 − 20 (IPv4 header) − 8 (UDP header). */
+export const MAX_UDP_PAYLOAD_V4 = 65507;
+export const ANY = 0;
+
+export interface Datagram {
+  data: Uint8Array;
+  address: Ipv4Address;
+  port: number;
+}
+
+/** What a socket needs from the stack. */
+export interface UdpHost {
+  readonly udp: UdpTable;
+  isLocal(ip: Ipv4Address): boolean;
+  sendUdp(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array): boolean;
+  sourceFor(dst: Ipv4Address): Ipv4Address | null;
+}
+
+export class UdpSocket {
+  localAddress: Ipv4Address = ANY;
+  localPort = 0;
+  remoteAddress: Ipv4Address = ANY;
+  remotePort = 0;
+  rcvbuf = DEFAULT_RCVBUF;
+  /** Errors reported once by the next call, like Linux's sk_err (e.g. ECONNREFUSED). */
+  pendingError: ErrnoError | null = null;
+  /** Datagrams dropped because the receive queue was full (Linux: UDP RcvbufErrors). */
+  drops = 0;
+  closed = false;
+  private readonly queue: Datagram[] = [];
+  private queuedBytes = 0;
+
+  constructor(private readonly host: UdpHost) {}
+
+  get connected(): boolean {
+    return this.remotePort !== 0;
+  }
+
+  bind(address: Ipv4Address, port: number): void {
+    this.checkOpen('bind');
+    if (this.localPort !== 0) throw new ErrnoError('EINVAL', 'bind'); // already bound
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ErrnoError('EINVAL', 'bind');
+    if (address !== ANY && !this.host.isLocal(address) && address !== 0xffffffff) throw new ErrnoError('EADDRNOTAVAIL', 'bind');
+    this.host.udp.bind(this, address, port);
+  }
+
+  connect(address: Ipv4Address, port: number): void {
+    this.checkOpen('connect');
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ErrnoError('EINVAL', 'connect');
+    const src = this.host.sourceFor(address);
+    if (src === null) throw new ErrnoError('ENETUNREACH', 'connect');
+    if (this.localPort === 0) this.host.udp.bind(this, ANY, 0);
+    this.remoteAddress = address;
+    this.remotePort = port;
+  }
+
+  /** Sends one datagram; returns the bytes sent. */
+  sendTo(data: Uint8Array, address?: Ipv4Address, port?: number): number {
+    this.checkOpen('sendto');
+    this.raisePending('sendto');
+    let dst = this.remoteAddress, dport = this.remotePort;
+    if (address !== undefined && port !== undefined) {
+      dst = address;
+      dport = port;
+    } else if (!this.connected) throw new ErrnoError('EDESTADDRREQ', 'sendto');
+    if (data.length > MAX_UDP_PAYLOAD_V4) throw new ErrnoError('EMSGSIZE', 'sendto');
+    const src = this.localAddress !== ANY ? this.localAddress : this.host.sourceFor(dst);
+    if (src === null) throw new ErrnoError('ENETUNREACH', 'sendto');
+    if (this.localPort === 0) this.host.udp.bind(this, ANY, 0);
+    this.host.sendUdp(src, this.localPort, dst, dport, data);
+    return data.length;
+  }
+
+  /** The next datagram, or null when none is queued (EAGAIN for a non-blocking socket). */
+  recv(): Datagram | null {
+    this.checkOpen('recvfrom');
+    this.raisePending('recvfrom');
+    const d = this.queue.shift();
+    if (d === undefined) return null;
+    this.queuedBytes -= d.data.length;
+    return d;
+  }
+
+  get queuedDatagrams(): number {
+    return this.queue.length;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.host.udp.unbind(this);
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+  }
+
+  /** @internal Called by the stack for a datagram addressed to this socket. */
+  deliver(data: Uint8Array, address: Ipv4Address, port: number): void {
+    if (this.queuedBytes + data.length > this.rcvbuf) {
+      this.drops++;
+      return;
+    }
+    this.queue.push({ data, address, port });
+    this.queuedBytes += data.length;
+  }
+
+  private checkOpen(syscall: string): void {
+    if (this.closed) throw new ErrnoError('EBADF', syscall);
+  }
+
+  private raisePending(_syscall: string): void {
+    const e = this.pendingError;
+    if (e) {
+      this.pendingError = null;
+      throw e;
+    }
+  }
+}
+
+/** Bound UDP sockets by local port. */
+export class UdpTable {
+  private readonly byPort = new Map<number, UdpSocket[]>();
+
+  constructor(private readonly rng: SeededRng) {}
+
+  bind(sock: UdpSocket, address: Ipv4Address, port: number): void {
+    if (port === 0) port = this.ephemeral(address);
+    const list = this.byPort.get(port) ?? [];
+    // Linux (no SO_REUSEADDR/SO_REUSEPORT yet): a wildcard conflicts with everything on the port,
+    // a specific address with the wildcard and with itself.
+    if (list.some((s) => s.localAddress === ANY || address === ANY || s.localAddress === address)) throw new ErrnoError('EADDRINUSE', 'bind');
+    sock.localAddress = address;
+    sock.localPort = port;
+    list.push(sock);
+    this.byPort.set(port, list);
+  }
+
+  unbind(sock: UdpSocket): void {
+    const list = this.byPort.get(sock.localPort);
+    if (!list) return;
+    const i = list.indexOf(sock);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.byPort.delete(sock.localPort);
+  }
+
+  /** Linux's __udp4_lib_lookup scoring, reduced: a connected, address-bound match beats a wildcard. */
+  lookup(dst: Ipv4Address, dport: number, src: Ipv4Address, sport: number): UdpSocket | null {
+    const list = this.byPort.get(dport);
+    if (!list) return null;
+    let best: UdpSocket | null = null, bestScore = -1;
+    for (const s of list) {
+      if (s.localAddress !== ANY && s.localAddress !== dst) continue;
+      if (s.connected && (s.remoteAddress !== src || s.remotePort !== sport)) continue;
+      const score = (s.localAddress !== ANY ? 2 : 0) + (s.connected ? 4 : 0);
+      if (score > bestScore) {
+        best = s;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  private ephemeral(address: Ipv4Address): number {
+    const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
+    const start = this.rng.int(0, span - 1);
+    for (let k = 0; k < span; k++) {
+      const port = EPHEMERAL_LOW + ((start + k) % span);
+      const list = this.byPort.get(port);
+      if (!list || !list.some((s) => s.localAddress === ANY || address === ANY || s.localAddress === address)) return port;
+    }
+    throw new ErrnoError('EADDRINUSE', 'bind'); // Linux: EADDRINUSE when the range is exhausted
+  }
+}

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SimNetwork } from '../../src/link/sim/network.js';
+import { Stack } from '../../src/stack/stack.js';
+import { ANY, EPHEMERAL_HIGH, EPHEMERAL_LOW } from '../../src/stack/udp.js';
+import { SeededRng } from '../../src/rng.js';
+import { ipv4 } from '../../src/wire/address.js';
+import { ErrnoError, Errno } from '../../src/errno.js';
+import { simTest } from '../support/sim.js';
+
+const A = ipv4('198.18.0.1');
+const B = ipv4('198.18.0.2');
+
+function pair(seed: number) {
+  const sim = new SimNetwork(seed);
+  const rng = sim.rng.fork('stacks');
+  const a = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 1), rng: rng.fork('a') });
+  const b = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 2), rng: rng.fork('b') });
+  a.addAddress(A, 24);
+  b.addAddress(B, 24);
+  const na = sim.addHost('a', a);
+  const nb = sim.addHost('b', b);
+  a.attach({ mtu: 1500, transmit: (f) => na.transmit(f) });
+  b.attach({ mtu: 1500, transmit: (f) => nb.transmit(f) });
+  sim.connect(na, nb, { delayUs: 20 });
+  const settle = () => {
+    na.wake();
+    nb.wake();
+    sim.runUntil(sim.now + 10_000);
+  };
+  return { sim, a, b, settle };
+}
+
+function errnoOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ErrnoError) return e.code;
+    throw e;
+  }
+  return undefined;
+}
+
+simTest('udp: datagrams travel both ways with their source address and port', (_t, seed) => {
+  const { a, b, settle } = pair(seed);
+  const server = b.udpSocket();
+  server.bind(ANY, 5000);
+  const client = a.udpSocket();
+  assert.equal(client.sendTo(Uint8Array.from([1, 2, 3]), B, 5000), 3);
+  settle();
+  const got = server.recv();
+  assert.ok(got);
+  assert.deepEqual([...got.data], [1, 2, 3]);
+  assert.equal(got.address, A);
+  assert.ok(got.port >= EPHEMERAL_LOW && got.port <= EPHEMERAL_HIGH, `ephemeral port ${got.port}`);
+  assert.equal(client.localPort, got.port);
+  server.sendTo(Uint8Array.from([9]), got.address, got.port);
+  settle();
+  assert.deepEqual([...client.recv()!.data], [9]);
+  assert.equal(client.recv(), null, 'empty queue: EAGAIN');
+});
+
+simTest('udp: a closed port answers with ICMP port unreachable; a connected socket then gets ECONNREFUSED (KI-09)', (_t, seed) => {
+  const { a, b, settle } = pair(seed);
+  const s = a.udpSocket();
+  s.connect(B, 9);
+  s.sendTo(Uint8Array.from([1]));
+  settle();
+  assert.equal(b.counters.udpNoPort, 1);
+  assert.equal(b.counters.icmpUnreachableOut, 1);
+  assert.equal(errnoOf(() => s.recv()), 'ECONNREFUSED');
+  assert.equal(s.recv(), null, 'the error is reported once');
+  // An unconnected socket is not told (Linux without IP_RECVERR).
+  const u = a.udpSocket();
+  u.sendTo(Uint8Array.from([1]), B, 9);
+  settle();
+  assert.equal(u.recv(), null);
+});
+
+test('udp: bind errors are Linux errno values', () => {
+  const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 1), rng: new SeededRng(3) });
+  s.addAddress(A, 24);
+  const x = s.udpSocket();
+  x.bind(A, 7000);
+  assert.equal(errnoOf(() => x.bind(A, 7001)), 'EINVAL'); // already bound
+  assert.equal(errnoOf(() => s.udpSocket().bind(A, 7000)), 'EADDRINUSE');
+  assert.equal(errnoOf(() => s.udpSocket().bind(ANY, 7000)), 'EADDRINUSE');
+  assert.equal(errnoOf(() => s.udpSocket().bind(ipv4('198.18.9.9'), 7002)), 'EADDRNOTAVAIL');
+  assert.equal(errnoOf(() => s.udpSocket().sendTo(new Uint8Array(1))), 'EDESTADDRREQ');
+  assert.equal(errnoOf(() => s.udpSocket().sendTo(new Uint8Array(65508), B, 1)), 'EMSGSIZE');
+  assert.equal(errnoOf(() => s.udpSocket().sendTo(new Uint8Array(1), ipv4('198.19.0.1'), 1)), 'ENETUNREACH');
+  x.close();
+  assert.equal(errnoOf(() => x.recv()), 'EBADF');
+  s.udpSocket().bind(A, 7000); // free again after close
+  assert.equal(new ErrnoError('EADDRINUSE', 'bind').errno, Errno.EADDRINUSE);
+});
+
+simTest('udp: a full receive buffer drops and counts instead of growing', (_t, seed) => {
+  const { a, b, settle } = pair(seed);
+  const server = b.udpSocket();
+  server.bind(B, 6000);
+  server.rcvbuf = 1000;
+  const c = a.udpSocket();
+  for (let i = 0; i < 5; i++) c.sendTo(new Uint8Array(300), B, 6000);
+  settle();
+  assert.equal(server.queuedDatagrams, 3);
+  assert.equal(server.drops, 2);
+});
+
+simTest('udp: corrupted datagrams are dropped (mostly by the UDP checksum) and counted', (_t, seed) => {
+  const { sim, a, b, settle } = pair(seed);
+  const server = b.udpSocket();
+  server.bind(ANY, 5000);
+  const c = a.udpSocket();
+  c.sendTo(new Uint8Array(1200), B, 5000); // resolves ARP and arrives intact
+  settle();
+  assert.equal(server.queuedDatagrams, 1);
+  server.recv();
+  sim.links[0]!.set('ab', { corrupt: 1 }); // one bit flipped in every frame from now on
+  const before = { ...b.counters };
+  for (let i = 0; i < 20; i++) c.sendTo(new Uint8Array(1200), B, 5000);
+  settle();
+  // A flipped bit in the source MAC is the one corruption nothing above Ethernet can see.
+  const delivered = server.queuedDatagrams;
+  const bad = b.counters.udpBadChecksum - before.udpBadChecksum;
+  const other = b.counters.droppedMalformed - before.droppedMalformed + b.counters.droppedNotForUs - before.droppedNotForUs;
+  assert.equal(bad + other + delivered, 20, 'every corrupted frame is accounted for');
+  assert.ok(delivered <= 2, `${delivered} delivered`);
+  assert.ok(bad >= 15, `payload bits dominate: ${bad} caught by the UDP checksum`);
+});
