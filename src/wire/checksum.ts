@@ -14,13 +14,25 @@ const WIDE_CHUNK_WORDS = 1 << 20;
 /** One Uint32Array over each backing buffer, made once (no allocation per packet). */
 const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
 
-function wordView(buffer: ArrayBufferLike): Uint32Array {
+/**
+ * Below this length, a buffer seen for the first time is summed narrowly instead of
+ * getting a view: a fresh buffer per packet would otherwise cost a view and a WeakMap
+ * entry each time. Pooled buffers (the hot path) hit the cache after their first use.
+ */
+const VIEW_CREATE_MIN_LENGTH = 2048;
+
+function wordView(buffer: ArrayBufferLike, length: number): Uint32Array | undefined {
   let v = wordViews.get(buffer);
-  if (v === undefined) {
+  if (v === undefined && length >= VIEW_CREATE_MIN_LENGTH) {
     v = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
     wordViews.set(buffer, v);
   }
   return v;
+}
+
+/** Makes later checksums over `bytes`' buffer take the wide path (call once per pooled buffer). */
+export function prepareChecksumBuffer(bytes: Uint8Array): void {
+  if (!wordViews.has(bytes.buffer)) wordViews.set(bytes.buffer, new Uint32Array(bytes.buffer, 0, bytes.buffer.byteLength >>> 2));
 }
 
 function swap16(x: number): number {
@@ -63,7 +75,8 @@ export function sumBytes(bytes: Uint8Array, offset: number, length: number, init
   if (length < WIDE_MIN_LENGTH || !LITTLE_ENDIAN_HOST) return initial + sumBytesNarrow(bytes, offset, length);
   const absolute = bytes.byteOffset + offset;
   const lead = (4 - (absolute & 3)) & 3;
-  const words = wordView(bytes.buffer);
+  const words = wordView(bytes.buffer, length);
+  if (words === undefined) return initial + sumBytesNarrow(bytes, offset, length);
   let j = (absolute + lead) >>> 2;
   const wordCount = (length - lead) >>> 2;
   const wordEnd = j + wordCount;

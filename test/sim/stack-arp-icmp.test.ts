@@ -41,7 +41,7 @@ function pair(seed: number, params: Partial<LinkParams> = {}) {
   return { sim, a, b, frames, ping };
 }
 
-simTest('stack: a ping resolves ARP, is answered, and the reply carries our data', (_t, seed) => {
+simTest('stack: a ping resolves ARP, is answered, and the reply carries our data (KI-03 echo replies)', (_t, seed) => {
   const { sim, a, b, frames, ping } = pair(seed);
   assert.ok(ping(B, 0x77, 1, Uint8Array.from([1, 2, 3, 4])));
   sim.runUntil(10_000);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   sumBytes, foldSum, internetChecksum, verifyChecksum, updateChecksum16, updateChecksum32,
-  ipv4PseudoHeaderSum, ipv6PseudoHeaderSum,
+  ipv4PseudoHeaderSum, ipv6PseudoHeaderSum, prepareChecksumBuffer,
 } from '../../src/wire/checksum.js';
 import { ipv4, ipv6 } from '../../src/wire/address.js';
 import { fuzzRuns } from '../support/fuzz.js';
@@ -47,6 +47,18 @@ test('checksum: wide path equals the definition for every length, offset and ali
       assert.equal(foldSum(sumBytes(view, off, len)), referenceSum(view, off, len));
     }),
     { numRuns: fuzzRuns(3000) },
+  );
+});
+
+test('checksum: prepared (pooled) buffers take the wide path and agree with the definition', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 64, maxLength: 1600 }), fc.nat(7), (data, off) => {
+      const buf = new Uint8Array(data.length + 8);
+      buf.set(data, off);
+      prepareChecksumBuffer(buf);
+      assert.equal(foldSum(sumBytes(buf, off, data.length)), referenceSum(buf, off, data.length));
+    }),
+    { numRuns: fuzzRuns(2000) },
   );
 });
 
