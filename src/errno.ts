@@ -3,9 +3,11 @@
 
 export const Errno = {
   EPERM: 1,
+  ESRCH: 3,
   EBADF: 9,
   EAGAIN: 11,
   EFAULT: 14,
+  EEXIST: 17,
   EINVAL: 22,
   EMFILE: 24,
   EPIPE: 32,

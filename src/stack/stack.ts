@@ -6,6 +6,7 @@
 import type { Link } from '../link/link.js';
 import type { SeededRng } from '../rng.js';
 import { ArpCache, type NeighborParams } from './arp-cache.js';
+import { RouteTable, prefixMask } from './route-table.js';
 import { EthernetFrame, EtherType, ETHERNET_HEADER_LEN } from '../wire/ethernet.js';
 import { ArpOperation, ArpPacket, ARP_LEN, emitArp } from '../wire/arp.js';
 import { Ipv4Packet, IpProtocol, IPV4_MIN_HEADER_LEN, emitIpv4 } from '../wire/ipv4.js';
@@ -59,14 +60,11 @@ export interface EchoReply {
   at: number;
 }
 
-function prefixMask(len: number): number {
-  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-}
-
 export class Stack implements UdpHost {
   readonly mac: MacAddress;
   readonly addresses: Ipv4InterfaceAddress[] = [];
-  defaultGateway: Ipv4Address | null = null;
+  /** Gateway and extra on-link routes; connected subnets come from `addresses`. */
+  readonly routes = new RouteTable();
   readonly counters: StackCounters = {
     framesIn: 0, framesOut: 0, droppedNotForUs: 0, droppedMalformed: 0, droppedNoRoute: 0, droppedUnresolved: 0,
     arpRequestsIn: 0, arpRepliesOut: 0, echoRequestsIn: 0, echoRepliesOut: 0,
@@ -128,20 +126,46 @@ export class Stack implements UdpHost {
     return this.addresses.some((a) => a.prefixLength < 31 && (ip | prefixMask(a.prefixLength)) >>> 0 === 0xffffffff && ((ip ^ a.address) & prefixMask(a.prefixLength)) === 0);
   }
 
-  /** The next hop toward `dst` and the source address to use, or null without a route. */
-  route(dst: Ipv4Address): { nextHop: Ipv4Address; src: Ipv4Address } | null {
-    if (dst === 0xffffffff && this.addresses.length) return { nextHop: dst, src: this.addresses[0]!.address };
+  /** The connected subnet (longest prefix) holding `ip`, if any. */
+  private connected(ip: Ipv4Address): Ipv4InterfaceAddress | null {
     let best: Ipv4InterfaceAddress | null = null;
     for (const a of this.addresses) {
-      const m = prefixMask(a.prefixLength);
-      if (((dst ^ a.address) & m) === 0 && (best === null || a.prefixLength > best.prefixLength)) best = a;
+      if (((ip ^ a.address) & prefixMask(a.prefixLength)) === 0 && (best === null || a.prefixLength > best.prefixLength)) best = a;
     }
-    if (best) return { nextHop: dst, src: best.address };
-    if (this.defaultGateway !== null) {
-      const via = this.route(this.defaultGateway);
-      if (via && via.nextHop === this.defaultGateway) return { nextHop: this.defaultGateway, src: via.src };
+    return best;
+  }
+
+  /**
+   * The next hop toward `dst` and the source address to use, or null without a route.
+   * Connected subnets and table routes compete by prefix length, as in Linux's main table.
+   */
+  route(dst: Ipv4Address): { nextHop: Ipv4Address; src: Ipv4Address } | null {
+    if (dst === 0xffffffff && this.addresses.length) return { nextHop: dst, src: this.addresses[0]!.address };
+    const direct = this.connected(dst);
+    const r = this.routes.lookup(dst);
+    if (direct && (r === null || direct.prefixLength >= r.prefixLength)) return { nextHop: dst, src: direct.address };
+    if (r === null) return null;
+    if (r.gateway === null) {
+      const src = r.source ?? this.addresses[0]?.address;
+      return src === undefined ? null : { nextHop: dst, src };
     }
-    return null;
+    // The gateway must be on a connected subnet (Linux: "Nexthop has invalid gateway").
+    const via = this.connected(r.gateway);
+    if (via === null) return null;
+    return { nextHop: r.gateway, src: r.source ?? via.address };
+  }
+
+  /** `ip route replace default via GW` (null removes the default route). */
+  set defaultGateway(gw: Ipv4Address | null) {
+    if (gw === null) {
+      if (this.defaultRoute()) this.routes.remove(0, 0);
+    } else this.routes.replace({ prefix: 0, prefixLength: 0, gateway: gw });
+  }
+  get defaultGateway(): Ipv4Address | null {
+    return this.defaultRoute()?.gateway ?? null;
+  }
+  private defaultRoute() {
+    return this.routes.routes.find((r) => r.prefixLength === 0 && r.metric === 0);
   }
 
   receive(frame: Uint8Array, now: number): void {
