@@ -7,6 +7,7 @@ import type { Link } from '../link/link.js';
 import type { SeededRng } from '../rng.js';
 import { ArpCache, type NeighborParams } from './arp-cache.js';
 import { RouteTable, prefixMask } from './route-table.js';
+import { Ipv4Reassembler, type ReassemblyLimits } from './reassembly.js';
 import { EthernetFrame, EtherType, ETHERNET_HEADER_LEN } from '../wire/ethernet.js';
 import { ArpOperation, ArpPacket, ARP_LEN, emitArp } from '../wire/arp.js';
 import { Ipv4Packet, IpProtocol, IPV4_MIN_HEADER_LEN, emitIpv4 } from '../wire/ipv4.js';
@@ -49,6 +50,7 @@ export interface StackOptions {
   mac: MacAddress;
   rng: SeededRng;
   neighbor?: Partial<NeighborParams>;
+  reassembly?: Partial<ReassemblyLimits>;
 }
 
 export interface EchoReply {
@@ -72,6 +74,9 @@ export class Stack implements UdpHost {
   };
   readonly udp: UdpTable;
   readonly arp: ArpCache;
+  readonly reassembly: Ipv4Reassembler;
+  /** ICMP time exceeded (reassembly) messages sent. */
+  icmpTimeExceededOut = 0;
   /** Echo replies to our own pings, oldest first. */
   readonly echoReplies: EchoReply[] = [];
   /** Destinations whose resolution failed, for sockets to report EHOSTUNREACH. */
@@ -88,6 +93,13 @@ export class Stack implements UdpHost {
     this.mac = Uint8Array.from(opts.mac);
     this.ipId = opts.rng.int(0, 0xffff);
     this.udp = new UdpTable(opts.rng.fork('udp-ports'));
+    this.reassembly = new Ipv4Reassembler(opts.reassembly, (src, quoted) => {
+      // RFC 792: time exceeded, code 1 (fragment reassembly time exceeded).
+      const msg = new Uint8Array(ICMPV4_HEADER_LEN + quoted.length);
+      emitIcmpv4({ kind: 'timeExceeded', code: 1, unused: 0, original: quoted }, msg);
+      this.icmpTimeExceededOut++;
+      this.sendIpv4(src, IpProtocol.ICMP, msg);
+    });
     this.arp = new ArpCache(opts.rng.fork('arp'), {
       solicit: (ip, unicastTo) => this.sendArp(ArpOperation.Request, unicastTo ?? BROADCAST_MAC, unicastTo ?? ZERO_MAC, ip),
       resolved: (e) => {
@@ -193,7 +205,7 @@ export class Stack implements UdpHost {
 
   poll(now: number): number {
     this.now = now;
-    return this.arp.poll(now);
+    return Math.min(this.arp.poll(now), this.reassembly.poll(now));
   }
 
   /** A new UDP socket on this stack. */
@@ -256,7 +268,10 @@ export class Stack implements UdpHost {
       return;
     }
     if (ip.isFragment) {
-      this.counters.droppedNotForUs++; // reassembly arrives with the IP-layer issue
+      const hl = ip.headerLength;
+      const whole = this.reassembly.add(ip.src, dst, ip.protocol, ip.identification, ip.fragmentOffsetBytes, ip.moreFragments,
+        frame.subarray(at + hl, at + ip.totalLength), frame.subarray(at, at + hl + Math.min(8, ip.payloadLength)), now);
+      if (whole !== null) this.receiveIpv4(whole, 0, now);
       return;
     }
     if (ip.protocol === IpProtocol.ICMP) this.receiveIcmp(frame, ip.payloadOffset, ip.payloadLength, ip.src, dst, ip.ttl, now);
@@ -342,20 +357,41 @@ export class Stack implements UdpHost {
       this.counters.droppedNoRoute++;
       return false;
     }
-    const packet = new Uint8Array(IPV4_MIN_HEADER_LEN + payload.length);
     this.ipId = (this.ipId + 1) & 0xffff;
+    const mtu = this.link?.mtu ?? 1500;
+    const src = srcHint ?? r.src;
+    if (IPV4_MIN_HEADER_LEN + payload.length <= mtu) {
+      this.sendPacket(r.nextHop, dst, this.buildIpv4(protocol, src, dst, payload, true, false, 0));
+      return true;
+    }
+    // RFC 791 §3.2: fragments carry multiples of 8 bytes; DF is clear on locally fragmented
+    // datagrams (Linux with IP_PMTUDISC_WANT, the default, fragments what exceeds the MTU).
+    const chunk = (mtu - IPV4_MIN_HEADER_LEN) & ~7;
+    for (let off = 0; off < payload.length; off += chunk) {
+      const piece = payload.subarray(off, Math.min(payload.length, off + chunk));
+      const more = off + piece.length < payload.length;
+      this.sendPacket(r.nextHop, dst, this.buildIpv4(protocol, src, dst, piece, false, more, off / 8));
+    }
+    return true;
+  }
+
+  private buildIpv4(protocol: number, src: Ipv4Address, dst: Ipv4Address, payload: Uint8Array, df: boolean, more: boolean, offset8: number): Uint8Array {
+    const packet = new Uint8Array(IPV4_MIN_HEADER_LEN + payload.length);
     emitIpv4({
-      tos: 0, identification: this.ipId, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: DEFAULT_TTL,
-      protocol, src: srcHint ?? r.src, dst, options: new Uint8Array(0), payload,
+      tos: 0, identification: this.ipId, dontFragment: df, moreFragments: more, fragmentOffset: offset8, ttl: DEFAULT_TTL,
+      protocol, src, dst, options: new Uint8Array(0), payload,
     }, packet);
+    return packet;
+  }
+
+  private sendPacket(nextHop: Ipv4Address, dst: Ipv4Address, packet: Uint8Array): void {
     // RFC 1122 §3.3.6: broadcasts go to the link broadcast address, never through ARP.
     if (this.isBroadcast(dst)) {
       this.sendFrame(BROADCAST_MAC, EtherType.IPv4, packet);
-      return true;
+      return;
     }
-    const mac = this.arp.resolve(r.nextHop, packet, this.now);
+    const mac = this.arp.resolve(nextHop, packet, this.now);
     if (mac !== null) this.sendFrame(mac, EtherType.IPv4, packet);
-    return true;
   }
 
   private sendArp(op: number, ethDst: MacAddress, targetMac: MacAddress, targetIp: Ipv4Address, senderIp?: Ipv4Address): void {
