@@ -6,6 +6,7 @@ export const Errno = {
   ESRCH: 3,
   EBADF: 9,
   EAGAIN: 11,
+  EACCES: 13,
   EFAULT: 14,
   EEXIST: 17,
   EINVAL: 22,

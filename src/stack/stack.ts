@@ -82,6 +82,7 @@ export class Stack implements UdpHost {
   /** Destinations whose resolution failed, for sockets to report EHOSTUNREACH. */
   readonly unreachable: Ipv4Address[] = [];
   private link: Link | null = null;
+  private readonly broadcastTargets: UdpSocket[] = [];
   private now = 0;
   private ipId: number;
   private readonly eth = new EthernetFrame(new Uint8Array(0));
@@ -133,7 +134,7 @@ export class Stack implements UdpHost {
   }
 
   /** RFC 919/922: limited broadcast, or the directed broadcast of one of our subnets. */
-  private isBroadcast(ip: Ipv4Address): boolean {
+  isBroadcast(ip: Ipv4Address): boolean {
     if (ip === 0xffffffff) return true;
     return this.addresses.some((a) => a.prefixLength < 31 && (ip | prefixMask(a.prefixLength)) >>> 0 === 0xffffffff && ((ip ^ a.address) & prefixMask(a.prefixLength)) === 0);
   }
@@ -290,6 +291,13 @@ export class Stack implements UdpHost {
       return;
     }
     this.counters.udpIn++;
+    if (this.isBroadcast(dst)) {
+      // A broadcast reaches every matching socket, each with its own copy.
+      const n = this.udp.lookupAll(dst, u.dstPort, src, u.srcPort, this.broadcastTargets);
+      if (n === 0) this.counters.udpNoPort++;
+      for (let i = 0; i < n; i++) this.broadcastTargets[i]!.deliver(frame.slice(at + UDP_HEADER_LEN, at + u.length), src, u.srcPort);
+      return;
+    }
     const sock = this.udp.lookup(dst, u.dstPort, src, u.srcPort);
     if (sock === null) {
       this.counters.udpNoPort++;

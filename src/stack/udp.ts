@@ -26,6 +26,7 @@ export interface Datagram {
 export interface UdpHost {
   readonly udp: UdpTable;
   isLocal(ip: Ipv4Address): boolean;
+  isBroadcast(ip: Ipv4Address): boolean;
   sendUdp(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array): boolean;
   sourceFor(dst: Ipv4Address): Ipv4Address | null;
 }
@@ -36,6 +37,8 @@ export class UdpSocket {
   remoteAddress: Ipv4Address = ANY;
   remotePort = 0;
   rcvbuf = DEFAULT_RCVBUF;
+  /** SO_BROADCAST: required to send to a broadcast address (Linux: EACCES otherwise). */
+  broadcast = false;
   /** Errors reported once by the next call, like Linux's sk_err (e.g. ECONNREFUSED). */
   pendingError: ErrnoError | null = null;
   /** Datagrams dropped because the receive queue was full (Linux: UDP RcvbufErrors). */
@@ -78,6 +81,7 @@ export class UdpSocket {
       dport = port;
     } else if (!this.connected) throw new ErrnoError('EDESTADDRREQ', 'sendto');
     if (data.length > MAX_UDP_PAYLOAD_V4) throw new ErrnoError('EMSGSIZE', 'sendto');
+    if (!this.broadcast && this.host.isBroadcast(dst)) throw new ErrnoError('EACCES', 'sendto');
     const src = this.localAddress !== ANY ? this.localAddress : this.host.sourceFor(dst);
     if (src === null) throw new ErrnoError('ENETUNREACH', 'sendto');
     if (this.localPort === 0) this.host.udp.bind(this, ANY, 0);
@@ -154,6 +158,19 @@ export class UdpTable {
     const i = list.indexOf(sock);
     if (i >= 0) list.splice(i, 1);
     if (list.length === 0) this.byPort.delete(sock.localPort);
+  }
+
+  /** Every socket a broadcast to `dst:dport` reaches (Linux: __udp4_lib_mcast_deliver). */
+  lookupAll(dst: Ipv4Address, dport: number, src: Ipv4Address, sport: number, out: UdpSocket[]): number {
+    out.length = 0;
+    const list = this.byPort.get(dport);
+    if (!list) return 0;
+    for (const s of list) {
+      if (s.localAddress !== ANY && s.localAddress !== dst) continue;
+      if (s.connected && (s.remoteAddress !== src || s.remotePort !== sport)) continue;
+      out.push(s);
+    }
+    return out.length;
   }
 
   /** Linux's __udp4_lib_lookup scoring, reduced: a connected, address-bound match beats a wildcard. */
