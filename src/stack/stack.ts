@@ -8,6 +8,7 @@ import type { SeededRng } from '../rng.js';
 import { ArpCache, type NeighborParams } from './arp-cache.js';
 import { RouteTable, prefixMask } from './route-table.js';
 import { Ipv4Reassembler, type ReassemblyLimits } from './reassembly.js';
+import { IcmpRateLimiter, type IcmpRateLimits } from './icmp-rate-limit.js';
 import { EthernetFrame, EtherType, ETHERNET_HEADER_LEN } from '../wire/ethernet.js';
 import { ArpOperation, ArpPacket, ARP_LEN, emitArp } from '../wire/arp.js';
 import { Ipv4Packet, IpProtocol, IPV4_MIN_HEADER_LEN, emitIpv4 } from '../wire/ipv4.js';
@@ -51,6 +52,7 @@ export interface StackOptions {
   rng: SeededRng;
   neighbor?: Partial<NeighborParams>;
   reassembly?: Partial<ReassemblyLimits>;
+  icmpRateLimits?: Partial<IcmpRateLimits>;
 }
 
 export interface EchoReply {
@@ -75,6 +77,7 @@ export class Stack implements UdpHost {
   readonly udp: UdpTable;
   readonly arp: ArpCache;
   readonly reassembly: Ipv4Reassembler;
+  readonly icmpLimiter: IcmpRateLimiter;
   /** ICMP time exceeded (reassembly) messages sent. */
   icmpTimeExceededOut = 0;
   /** Echo replies to our own pings, oldest first. */
@@ -94,7 +97,9 @@ export class Stack implements UdpHost {
     this.mac = Uint8Array.from(opts.mac);
     this.ipId = opts.rng.int(0, 0xffff);
     this.udp = new UdpTable(opts.rng.fork('udp-ports'));
+    this.icmpLimiter = new IcmpRateLimiter(opts.icmpRateLimits);
     this.reassembly = new Ipv4Reassembler(opts.reassembly, (src, quoted) => {
+      if (!this.icmpLimiter.allow(src, this.now)) return;
       // RFC 792: time exceeded, code 1 (fragment reassembly time exceeded).
       const msg = new Uint8Array(ICMPV4_HEADER_LEN + quoted.length);
       emitIcmpv4({ kind: 'timeExceeded', code: 1, unused: 0, original: quoted }, msg);
@@ -310,6 +315,7 @@ export class Stack implements UdpHost {
 
   /** ICMP destination unreachable (port) quoting the IP header and the start of its data (RFC 792). */
   private sendPortUnreachable(frame: Uint8Array, ipAt: number, src: Ipv4Address, dst: Ipv4Address): void {
+    if (!this.icmpLimiter.allow(src, this.now)) return;
     const ip = this.ip.reset(frame, ipAt);
     // Linux quotes as much as fits in 576 bytes (RFC 1812 §4.3.2.3).
     const quoted = frame.slice(ipAt, ipAt + Math.min(ip.totalLength, 576 - IPV4_MIN_HEADER_LEN - ICMPV4_HEADER_LEN));

@@ -6,6 +6,7 @@ import { ANY, EPHEMERAL_HIGH, EPHEMERAL_LOW } from '../../src/stack/udp.js';
 import { SeededRng } from '../../src/rng.js';
 import { ipv4 } from '../../src/wire/address.js';
 import { ErrnoError, Errno } from '../../src/errno.js';
+import { IcmpRateLimiter } from '../../src/stack/icmp-rate-limit.js';
 import { simTest } from '../support/sim.js';
 
 const A = ipv4('198.18.0.1');
@@ -127,4 +128,46 @@ simTest('udp: corrupted datagrams are dropped (mostly by the UDP checksum) and c
   assert.equal(bad + other + delivered, 20, 'every corrupted frame is accounted for');
   assert.ok(delivered <= 2, `${delivered} delivered`);
   assert.ok(bad >= 15, `payload bits dominate: ${bad} caught by the UDP checksum`);
+});
+
+simTest('udp: port unreachable replies are rate limited like Linux (burst 6, then 1 per second per peer)', (_t, seed) => {
+  const { sim, a, b, settle } = pair(seed);
+  const s = a.udpSocket();
+  s.connect(B, 9);
+  for (let i = 0; i < 100; i++) {
+    try {
+      s.sendTo(Uint8Array.of(i));
+    } catch (e) {
+      if (!(e instanceof ErrnoError)) throw e; // ECONNREFUSED from an earlier reply
+    }
+  }
+  settle();
+  assert.equal(b.counters.udpNoPort, 100);
+  assert.equal(b.counters.icmpUnreachableOut, 6);
+  assert.equal(b.icmpLimiter.limitedHost, 94);
+  // 2.5 s later, two more seconds of credit.
+  sim.runUntil(sim.now + 2_500_000);
+  for (let i = 0; i < 10; i++) {
+    try {
+      s.sendTo(Uint8Array.of(i));
+    } catch (e) {
+      if (!(e instanceof ErrnoError)) throw e;
+    }
+  }
+  settle();
+  assert.equal(b.counters.icmpUnreachableOut, 8);
+});
+
+test('icmp rate limit: the global bucket caps all peers together', () => {
+  const l = new IcmpRateLimiter();
+  let allowed = 0;
+  for (let peer = 1; peer <= 200; peer++) if (l.allow(peer, 0)) allowed++;
+  assert.equal(allowed, 50, 'icmp_msgs_burst');
+  assert.equal(l.limitedGlobal, 150);
+  let later = 0;
+  for (let peer = 201; peer <= 400; peer++) if (l.allow(peer, 20_000)) later++;
+  assert.equal(later, 20, '1000 per second: 20 ms refill 20 messages');
+  let capped = 0;
+  for (let peer = 401; peer <= 600; peer++) if (l.allow(peer, 10_000_000)) capped++;
+  assert.equal(capped, 50, 'credit never exceeds the burst');
 });
