@@ -9,6 +9,9 @@ import { ArpCache, type NeighborParams } from './arp-cache.js';
 import { RouteTable, prefixMask } from './route-table.js';
 import { Ipv4Reassembler, type ReassemblyLimits } from './reassembly.js';
 import { IcmpRateLimiter, type IcmpRateLimits } from './icmp-rate-limit.js';
+import { IgmpHost, IGMPV3_ROUTERS, isMulticast, multicastMac } from './igmp.js';
+import { emitIgmp, igmpReprLength, parseIgmp } from '../wire/igmp.js';
+import { ParseError } from '../wire/error.js';
 import { EthernetFrame, EtherType, ETHERNET_HEADER_LEN } from '../wire/ethernet.js';
 import { ArpOperation, ArpPacket, ARP_LEN, emitArp } from '../wire/arp.js';
 import { Ipv4Packet, IpProtocol, IPV4_MIN_HEADER_LEN, emitIpv4 } from '../wire/ipv4.js';
@@ -23,6 +26,9 @@ const BROADCAST_MAC = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
 const ZERO_MAC = new Uint8Array(6);
 /** Linux's default TTL (net.ipv4.ip_default_ttl). */
 const DEFAULT_TTL = 64;
+/** RFC 2113 IP Router Alert option, value 0. */
+const ROUTER_ALERT = Uint8Array.of(0x94, 0x04, 0x00, 0x00);
+const NO_OPTIONS = new Uint8Array(0);
 
 export interface Ipv4InterfaceAddress {
   address: Ipv4Address;
@@ -78,6 +84,7 @@ export class Stack implements UdpHost {
   readonly arp: ArpCache;
   readonly reassembly: Ipv4Reassembler;
   readonly icmpLimiter: IcmpRateLimiter;
+  readonly igmp: IgmpHost;
   /** ICMP time exceeded (reassembly) messages sent. */
   icmpTimeExceededOut = 0;
   /** Echo replies to our own pings, oldest first. */
@@ -86,6 +93,7 @@ export class Stack implements UdpHost {
   readonly unreachable: Ipv4Address[] = [];
   private link: Link | null = null;
   private readonly broadcastTargets: UdpSocket[] = [];
+  private readonly mcastMac = new Uint8Array(6);
   private now = 0;
   private ipId: number;
   private readonly eth = new EthernetFrame(new Uint8Array(0));
@@ -98,6 +106,13 @@ export class Stack implements UdpHost {
     this.ipId = opts.rng.int(0, 0xffff);
     this.udp = new UdpTable(opts.rng.fork('udp-ports'));
     this.icmpLimiter = new IcmpRateLimiter(opts.icmpRateLimits);
+    this.igmp = new IgmpHost(opts.rng.fork('igmp'), (records) => {
+      const repr = { kind: 'reportV3' as const, reserved1: 0, reserved2: 0, records, extra: new Uint8Array(0) };
+      const msg = new Uint8Array(igmpReprLength(repr));
+      emitIgmp(repr, msg);
+      // RFC 3376 §4: TTL 1, IP Router Alert (RFC 2113), to 224.0.0.22; Linux uses TOS 0xc0.
+      this.sendIpv4(IGMPV3_ROUTERS, IpProtocol.IGMP, msg, undefined, 1, ROUTER_ALERT, 0xc0);
+    });
     this.reassembly = new Ipv4Reassembler(opts.reassembly, (src, quoted) => {
       if (!this.icmpLimiter.allow(src, this.now)) return;
       // RFC 792: time exceeded, code 1 (fragment reassembly time exceeded).
@@ -158,7 +173,7 @@ export class Stack implements UdpHost {
    * Connected subnets and table routes compete by prefix length, as in Linux's main table.
    */
   route(dst: Ipv4Address): { nextHop: Ipv4Address; src: Ipv4Address } | null {
-    if (dst === 0xffffffff && this.addresses.length) return { nextHop: dst, src: this.addresses[0]!.address };
+    if ((dst === 0xffffffff || isMulticast(dst)) && this.addresses.length) return { nextHop: dst, src: this.addresses[0]!.address };
     const direct = this.connected(dst);
     const r = this.routes.lookup(dst);
     if (direct && (r === null || direct.prefixLength >= r.prefixLength)) return { nextHop: dst, src: direct.address };
@@ -195,7 +210,7 @@ export class Stack implements UdpHost {
     }
     const eth = this.eth.reset(frame, 0);
     // Accept frames to our MAC and to broadcast; other multicast joins come with IGMP.
-    if (!sameMac(frame, 0, this.mac) && !sameMac(frame, 0, BROADCAST_MAC)) {
+    if (!sameMac(frame, 0, this.mac) && !sameMac(frame, 0, BROADCAST_MAC) && !this.acceptsMulticastMac(frame)) {
       this.counters.droppedNotForUs++;
       return;
     }
@@ -209,9 +224,21 @@ export class Stack implements UdpHost {
     else this.counters.droppedNotForUs++;
   }
 
+  /** An IPv4 multicast MAC (01:00:5e, RFC 1112 §6.4) is accepted; the IP layer checks the exact group. */
+  private acceptsMulticastMac(frame: Uint8Array): boolean {
+    return frame[0] === 0x01 && frame[1] === 0x00 && frame[2] === 0x5e;
+  }
+
+  joinGroup(group: Ipv4Address): void {
+    this.igmp.join(group, this.now);
+  }
+  leaveGroup(group: Ipv4Address): void {
+    this.igmp.leave(group, this.now);
+  }
+
   poll(now: number): number {
     this.now = now;
-    return Math.min(this.arp.poll(now), this.reassembly.poll(now));
+    return Math.min(this.arp.poll(now), this.reassembly.poll(now), this.igmp.poll(now));
   }
 
   /** A new UDP socket on this stack. */
@@ -225,11 +252,17 @@ export class Stack implements UdpHost {
   }
 
   /** @internal Used by UdpSocket. */
-  sendUdp(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array): boolean {
+  sendUdp(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array, from: UdpSocket): boolean {
     const seg = new Uint8Array(UDP_HEADER_LEN + data.length);
     emitUdp({ srcPort, dstPort, payload: data }, seg, 0, { version: 4, src, dst });
     this.counters.udpOut++;
-    return this.sendIpv4(dst, IpProtocol.UDP, seg, src);
+    if (!isMulticast(dst)) return this.sendIpv4(dst, IpProtocol.UDP, seg, src);
+    // IP_MULTICAST_LOOP: members on this host get a copy, as if it came back from the wire.
+    if (from.multicastLoop && this.igmp.isMember(dst)) {
+      const n = this.udp.lookupAll(dst, dstPort, src, srcPort, this.broadcastTargets);
+      for (let i = 0; i < n; i++) this.broadcastTargets[i]!.deliver(data.slice(), src, srcPort);
+    }
+    return this.sendIpv4(dst, IpProtocol.UDP, seg, src, from.multicastTtl);
   }
 
   /** Sends an ICMP echo request (what `ping` does). Returns false without a route. */
@@ -269,7 +302,7 @@ export class Stack implements UdpHost {
       return;
     }
     const dst = ip.dst;
-    if (!this.isLocal(dst) && !this.isBroadcast(dst)) {
+    if (!this.isLocal(dst) && !this.isBroadcast(dst) && !(isMulticast(dst) && this.igmp.isMember(dst))) {
       this.counters.droppedNotForUs++; // no forwarding: we are a host (RFC 1122 §3.3.1)
       return;
     }
@@ -282,6 +315,18 @@ export class Stack implements UdpHost {
     }
     if (ip.protocol === IpProtocol.ICMP) this.receiveIcmp(frame, ip.payloadOffset, ip.payloadLength, ip.src, dst, ip.ttl, now);
     else if (ip.protocol === IpProtocol.UDP) this.receiveUdp(frame, at, ip.payloadOffset, ip.payloadLength, ip.src, dst);
+    else if (ip.protocol === IpProtocol.IGMP) this.receiveIgmp(frame, ip.payloadOffset, ip.payloadLength, now);
+  }
+
+  private receiveIgmp(frame: Uint8Array, at: number, len: number, now: number): void {
+    const m = parseIgmp(frame, at, len);
+    if (m instanceof ParseError) {
+      this.counters.droppedMalformed++;
+      return;
+    }
+    // v2 queries (8 bytes, nonzero Max Resp) and v3 queries are answered with v3 reports;
+    // IGMPv1/v2 compatibility modes (RFC 3376 §7.2) are not implemented yet.
+    if (m.kind === 'queryV3' || m.kind === 'query') this.igmp.query(m.group, m.kind === 'query' && m.maxRespCode === 0 ? 100 : m.maxRespCode, now);
   }
 
   private receiveUdp(frame: Uint8Array, ipAt: number, at: number, len: number, src: Ipv4Address, dst: Ipv4Address): void {
@@ -296,8 +341,9 @@ export class Stack implements UdpHost {
       return;
     }
     this.counters.udpIn++;
-    if (this.isBroadcast(dst)) {
-      // A broadcast reaches every matching socket, each with its own copy.
+    if (this.isBroadcast(dst) || isMulticast(dst)) {
+      // A broadcast or multicast reaches every matching socket, each with its own copy
+      // (Linux's default IP_MULTICAST_ALL: membership is the host's, not the socket's).
       const n = this.udp.lookupAll(dst, u.dstPort, src, u.srcPort, this.broadcastTargets);
       if (n === 0) this.counters.udpNoPort++;
       for (let i = 0; i < n; i++) this.broadcastTargets[i]!.deliver(frame.slice(at + UDP_HEADER_LEN, at + u.length), src, u.srcPort);
@@ -365,7 +411,7 @@ export class Stack implements UdpHost {
   }
 
   /** Builds an IPv4 packet and hands it to ARP resolution. */
-  private sendIpv4(dst: Ipv4Address, protocol: number, payload: Uint8Array, srcHint?: Ipv4Address): boolean {
+  private sendIpv4(dst: Ipv4Address, protocol: number, payload: Uint8Array, srcHint?: Ipv4Address, ttl = DEFAULT_TTL, options = NO_OPTIONS, tos = 0): boolean {
     const r = this.route(dst);
     if (r === null) {
       this.counters.droppedNoRoute++;
@@ -374,8 +420,8 @@ export class Stack implements UdpHost {
     this.ipId = (this.ipId + 1) & 0xffff;
     const mtu = this.link?.mtu ?? 1500;
     const src = srcHint ?? r.src;
-    if (IPV4_MIN_HEADER_LEN + payload.length <= mtu) {
-      this.sendPacket(r.nextHop, dst, this.buildIpv4(protocol, src, dst, payload, true, false, 0));
+    if (IPV4_MIN_HEADER_LEN + options.length + payload.length <= mtu) {
+      this.sendPacket(r.nextHop, dst, this.buildIpv4(protocol, src, dst, payload, true, false, 0, ttl, options, tos));
       return true;
     }
     // RFC 791 §3.2: fragments carry multiples of 8 bytes; DF is clear on locally fragmented
@@ -384,21 +430,26 @@ export class Stack implements UdpHost {
     for (let off = 0; off < payload.length; off += chunk) {
       const piece = payload.subarray(off, Math.min(payload.length, off + chunk));
       const more = off + piece.length < payload.length;
-      this.sendPacket(r.nextHop, dst, this.buildIpv4(protocol, src, dst, piece, false, more, off / 8));
+      this.sendPacket(r.nextHop, dst, this.buildIpv4(protocol, src, dst, piece, false, more, off / 8, ttl, NO_OPTIONS, tos));
     }
     return true;
   }
 
-  private buildIpv4(protocol: number, src: Ipv4Address, dst: Ipv4Address, payload: Uint8Array, df: boolean, more: boolean, offset8: number): Uint8Array {
-    const packet = new Uint8Array(IPV4_MIN_HEADER_LEN + payload.length);
+  private buildIpv4(protocol: number, src: Ipv4Address, dst: Ipv4Address, payload: Uint8Array, df: boolean, more: boolean, offset8: number,
+    ttl: number, options: Uint8Array, tos: number): Uint8Array {
+    const packet = new Uint8Array(IPV4_MIN_HEADER_LEN + options.length + payload.length);
     emitIpv4({
-      tos: 0, identification: this.ipId, dontFragment: df, moreFragments: more, fragmentOffset: offset8, ttl: DEFAULT_TTL,
-      protocol, src, dst, options: new Uint8Array(0), payload,
+      tos, identification: this.ipId, dontFragment: df, moreFragments: more, fragmentOffset: offset8, ttl,
+      protocol, src, dst, options, payload,
     }, packet);
     return packet;
   }
 
   private sendPacket(nextHop: Ipv4Address, dst: Ipv4Address, packet: Uint8Array): void {
+    if (isMulticast(dst)) {
+      this.sendFrame(multicastMac(dst, this.mcastMac), EtherType.IPv4, packet);
+      return;
+    }
     // RFC 1122 §3.3.6: broadcasts go to the link broadcast address, never through ARP.
     if (this.isBroadcast(dst)) {
       this.sendFrame(BROADCAST_MAC, EtherType.IPv4, packet);

@@ -27,7 +27,9 @@ export interface UdpHost {
   readonly udp: UdpTable;
   isLocal(ip: Ipv4Address): boolean;
   isBroadcast(ip: Ipv4Address): boolean;
-  sendUdp(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array): boolean;
+  sendUdp(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array, from: UdpSocket): boolean;
+  joinGroup(group: Ipv4Address): void;
+  leaveGroup(group: Ipv4Address): void;
   sourceFor(dst: Ipv4Address): Ipv4Address | null;
 }
 
@@ -39,6 +41,12 @@ export class UdpSocket {
   rcvbuf = DEFAULT_RCVBUF;
   /** SO_BROADCAST: required to send to a broadcast address (Linux: EACCES otherwise). */
   broadcast = false;
+  /** IP_MULTICAST_TTL: 1 by default (RFC 1112 §6.1). */
+  multicastTtl = 1;
+  /** IP_MULTICAST_LOOP: on by default; local members get a copy of what we send. */
+  multicastLoop = true;
+  /** Groups joined with IP_ADD_MEMBERSHIP. */
+  readonly memberships = new Set<Ipv4Address>();
   /** Errors reported once by the next call, like Linux's sk_err (e.g. ECONNREFUSED). */
   pendingError: ErrnoError | null = null;
   /** Datagrams dropped because the receive queue was full (Linux: UDP RcvbufErrors). */
@@ -85,8 +93,24 @@ export class UdpSocket {
     const src = this.localAddress !== ANY ? this.localAddress : this.host.sourceFor(dst);
     if (src === null) throw new ErrnoError('ENETUNREACH', 'sendto');
     if (this.localPort === 0) this.host.udp.bind(this, ANY, 0);
-    this.host.sendUdp(src, this.localPort, dst, dport, data);
+    this.host.sendUdp(src, this.localPort, dst, dport, data, this);
     return data.length;
+  }
+
+  /** IP_ADD_MEMBERSHIP (any-source). Linux: EINVAL for a non-multicast group, EADDRINUSE when already joined. */
+  addMembership(group: Ipv4Address): void {
+    this.checkOpen('setsockopt');
+    if (group >>> 28 !== 0xe) throw new ErrnoError('EINVAL', 'setsockopt');
+    if (this.memberships.has(group)) throw new ErrnoError('EADDRINUSE', 'setsockopt');
+    this.memberships.add(group);
+    this.host.joinGroup(group);
+  }
+
+  /** IP_DROP_MEMBERSHIP. Linux: EADDRNOTAVAIL when not joined. */
+  dropMembership(group: Ipv4Address): void {
+    this.checkOpen('setsockopt');
+    if (!this.memberships.delete(group)) throw new ErrnoError('EADDRNOTAVAIL', 'setsockopt');
+    this.host.leaveGroup(group);
   }
 
   /** The next datagram, or null when none is queued (EAGAIN for a non-blocking socket). */
@@ -106,6 +130,8 @@ export class UdpSocket {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const g of this.memberships) this.host.leaveGroup(g);
+    this.memberships.clear();
     this.host.udp.unbind(this);
     this.queue.length = 0;
     this.queuedBytes = 0;
