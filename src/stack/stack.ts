@@ -29,6 +29,9 @@ const DEFAULT_TTL = 64;
 /** RFC 2113 IP Router Alert option, value 0. */
 const ROUTER_ALERT = Uint8Array.of(0x94, 0x04, 0x00, 0x00);
 const NO_OPTIONS = new Uint8Array(0);
+/** net.ipv4.route.min_pmtu and mtu_expires. */
+const MIN_PMTU = 552;
+const PMTU_EXPIRES_US = 600_000_000;
 
 export interface Ipv4InterfaceAddress {
   address: Ipv4Address;
@@ -94,6 +97,8 @@ export class Stack implements UdpHost {
   private link: Link | null = null;
   private readonly broadcastTargets: UdpSocket[] = [];
   private readonly mcastMac = new Uint8Array(6);
+  /** Learned path MTUs by destination (Linux keeps them in the route's exceptions). */
+  private readonly pathMtu = new Map<Ipv4Address, { mtu: number; expires: number }>();
   private now = 0;
   private ipId: number;
   private readonly eth = new EthernetFrame(new Uint8Array(0));
@@ -371,6 +376,33 @@ export class Stack implements UdpHost {
     this.sendIpv4(src, IpProtocol.ICMP, msg, dst);
   }
 
+  /**
+   * RFC 1191 §6.1: a fragmentation-needed message lowers the path MTU to the quoted
+   * packet's destination. Linux clamps it to net.ipv4.route.min_pmtu (552) and forgets it
+   * after mtu_expires (600 s); a message without an MTU (RFC 1191 §5 old routers) is ignored.
+   */
+  private learnPathMtu(original: Uint8Array, mtu: number, now: number): void {
+    if (original.length < IPV4_MIN_HEADER_LEN) return;
+    const q = new Ipv4Packet(original);
+    if (!this.isLocal(q.src) || mtu === 0) return;
+    const linkMtu = this.link?.mtu ?? 1500;
+    const clamped = Math.max(MIN_PMTU, Math.min(mtu, linkMtu));
+    if (clamped >= linkMtu) return;
+    this.pathMtu.set(q.dst, { mtu: clamped, expires: now + PMTU_EXPIRES_US });
+  }
+
+  /** The MTU toward `dst`: a learned path MTU while it lasts, else the link's. */
+  mtuFor(dst: Ipv4Address, now = this.now): number {
+    const linkMtu = this.link?.mtu ?? 1500;
+    const p = this.pathMtu.get(dst);
+    if (p === undefined) return linkMtu;
+    if (p.expires <= now) {
+      this.pathMtu.delete(dst);
+      return linkMtu;
+    }
+    return p.mtu;
+  }
+
   /** An ICMP error quoting one of our UDP datagrams: connected sockets learn of it (Linux: sk_err). */
   private icmpErrorToUdp(original: Uint8Array, errno: 'ECONNREFUSED'): void {
     if (original.length < IPV4_MIN_HEADER_LEN + 8) return;
@@ -405,6 +437,7 @@ export class Stack implements UdpHost {
       // Linux (__udp4_lib_err, icmp_err_convert): without IP_RECVERR only hard errors reach a
       // connected socket; port unreachable is hard (ECONNREFUSED), net/host unreachable soft.
       if (icmp.code === 3) this.icmpErrorToUdp(frame.subarray(at + 8, at + len), 'ECONNREFUSED');
+      else if (icmp.code === 4) this.learnPathMtu(frame.subarray(at + 8, at + len), icmp.nextHopMtu, now);
     } else if (icmp.type === Icmpv4Type.EchoReply) {
       this.echoReplies.push({ from: src, identifier: icmp.identifier, sequence: icmp.sequence, ttl, data: frame.slice(at + 8, at + len), at: now });
     }
@@ -418,7 +451,7 @@ export class Stack implements UdpHost {
       return false;
     }
     this.ipId = (this.ipId + 1) & 0xffff;
-    const mtu = this.link?.mtu ?? 1500;
+    const mtu = this.mtuFor(dst);
     const src = srcHint ?? r.src;
     if (IPV4_MIN_HEADER_LEN + options.length + payload.length <= mtu) {
       this.sendPacket(r.nextHop, dst, this.buildIpv4(protocol, src, dst, payload, true, false, 0, ttl, options, tos));

@@ -6,7 +6,9 @@ import { Stack } from '../../src/stack/stack.js';
 import { Ipv4Reassembler } from '../../src/stack/reassembly.js';
 import { ANY } from '../../src/stack/udp.js';
 import { ipv4 } from '../../src/wire/address.js';
-import { Ipv4Packet } from '../../src/wire/ipv4.js';
+import { Ipv4Packet, emitIpv4 } from '../../src/wire/ipv4.js';
+import { emitIcmpv4 } from '../../src/wire/icmpv4.js';
+import { emitEthernet, EtherType } from '../../src/wire/ethernet.js';
 import { simTest } from '../support/sim.js';
 
 const A = ipv4('198.18.0.1');
@@ -163,4 +165,43 @@ test('reassembly: malformed fragments are counted; memory stays under its bound 
   frag(r, 98, 16, false, new Uint8Array(8));
   frag(r, 98, 40, false, new Uint8Array(8));
   assert.equal(r.counters.overlaps, 1);
+});
+
+/** An ICMP fragmentation-needed frame from B to A quoting a packet A sent to `quotedDst`. */
+function fragNeeded(mtu: number, quotedSrc: number, quotedDst: number): Uint8Array {
+  const quoted = new Uint8Array(28);
+  emitIpv4({ tos: 0, identification: 1, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 64, protocol: 17, src: quotedSrc, dst: quotedDst, options: new Uint8Array(0), payload: new Uint8Array(8) }, quoted);
+  const icmp = new Uint8Array(8 + quoted.length);
+  emitIcmpv4({ kind: 'destinationUnreachable', code: 4, unused: 0, nextHopMtu: mtu, original: quoted }, icmp);
+  const ip = new Uint8Array(20 + icmp.length);
+  emitIpv4({ tos: 0, identification: 2, dontFragment: false, moreFragments: false, fragmentOffset: 0, ttl: 64, protocol: 1, src: B, dst: A, options: new Uint8Array(0), payload: icmp }, ip);
+  const f = new Uint8Array(14 + ip.length);
+  emitEthernet({ dst: Uint8Array.of(2, 0, 0, 0, 0, 1), src: Uint8Array.of(2, 0, 0, 0, 0, 2), vlans: [], etherType: EtherType.IPv4, payload: ip }, f);
+  return f;
+}
+
+simTest('PMTU: fragmentation needed lowers the path MTU (RFC 1191), clamped to 552, forgotten after 600 s', (_t, seed) => {
+  const { sim, a, b, settle, ipFrames } = pair(seed);
+  const server = b.udpSocket();
+  server.bind(ANY, 4000);
+  const c = a.udpSocket();
+  const sizes = () => ipFrames.splice(0).filter((p) => p.src === A && p.protocol === 17).map((p) => p.totalLength);
+  c.sendTo(pattern(3000, 1), B, 4000);
+  settle();
+  assert.deepEqual(sizes(), [1500, 1500, 68]); // 3008 bytes of UDP: 1480 + 1480 + 48
+  a.receive(fragNeeded(1000, A, B), sim.now);
+  assert.equal(a.mtuFor(B), 1000);
+  c.sendTo(pattern(3000, 2), B, 4000);
+  settle();
+  assert.deepEqual(sizes(), [996, 996, 996, 100]); // 976-byte pieces: (1000 − 20) rounded down to 8
+  assert.equal(server.recv()?.data.length, 3000);
+  assert.deepEqual(server.recv()?.data, pattern(3000, 2));
+  a.receive(fragNeeded(300, A, B), sim.now);
+  assert.equal(a.mtuFor(B), 552, 'net.ipv4.route.min_pmtu');
+  a.receive(fragNeeded(700, ipv4('198.18.0.77'), B), sim.now);
+  assert.equal(a.mtuFor(B), 552, 'a quoted packet that is not ours is ignored');
+  settle(599_000_000);
+  assert.equal(a.mtuFor(B, sim.now), 552);
+  settle(1_000_000);
+  assert.equal(a.mtuFor(B, sim.now), 1500, 'mtu_expires');
 });
