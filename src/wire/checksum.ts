@@ -156,3 +156,21 @@ export function updateChecksum16(checksum: number, oldWord: number, newWord: num
 export function updateChecksum32(checksum: number, oldValue: number, newValue: number): number {
   return updateChecksum16(updateChecksum16(checksum, oldValue >>> 16, newValue >>> 16), oldValue & 0xffff, newValue & 0xffff);
 }
+
+/**
+ * The checksum of an upper-layer message (UDP, TCP, ICMPv6) over its pseudo-header,
+ * computed as if the 16-bit checksum field at `checksumAt` (relative to `offset`) were
+ * zero; the bytes are left as they were.
+ */
+export function computeTransportChecksum(bytes: Uint8Array, offset: number, length: number, ph: PseudoHeader, protocol: number, checksumAt: number): number {
+  const o = offset + checksumAt;
+  const field = (bytes[o]! << 8) | bytes[o + 1]!;
+  // Adding the field's ones' complement cancels its own contribution (x − f ≡ x + ~f, mod
+  // 0xffff), which equals summing with it zeroed, without touching the buffer.
+  return finishChecksum(sumBytes(bytes, offset, length, pseudoHeaderSum(ph, protocol, length)) + (0xffff - field));
+}
+
+/** True if an upper-layer message, checksum included, sums to 0xffff with its pseudo-header. */
+export function verifyTransportChecksum(bytes: Uint8Array, offset: number, length: number, ph: PseudoHeader, protocol: number): boolean {
+  return foldSum(sumBytes(bytes, offset, length, pseudoHeaderSum(ph, protocol, length))) === 0xffff;
+}

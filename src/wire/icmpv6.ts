@@ -2,7 +2,7 @@
 // Listener Discovery v1 (RFC 2710 §3) and v2 (RFC 3810 §5). The checksum covers an IPv6
 // pseudo-header (RFC 4443 §2.3, RFC 8200 §8.1).
 
-import { finishChecksum, foldSum, pseudoHeaderSum, sumBytes, type PseudoHeader } from './checksum.js';
+import { computeTransportChecksum, verifyTransportChecksum, type PseudoHeader } from './checksum.js';
 import { badChecksum, malformed, truncated, ParseError } from './error.js';
 import { formatIpv6, type Ipv6Address } from './address.js';
 import { emitNdpOptions, ndpOptionsLength, parseNdpOptions, type NdpOption } from './ndp.js';
@@ -96,17 +96,13 @@ export class Icmpv6Packet {
   /** Offset of the NS/NA/redirect target address. */
   get targetOffset(): number { return this.offset + 8; }
   computeChecksum(ph: PseudoHeader): number {
-    const saved = this.checksum;
-    this.checksum = 0;
-    const c = finishChecksum(sumBytes(this.bytes, this.offset, this.length, pseudoHeaderSum(ph, IP_PROTO_ICMPV6, this.length)));
-    this.checksum = saved;
-    return c;
+    return computeTransportChecksum(this.bytes, this.offset, this.length, ph, IP_PROTO_ICMPV6, 2);
   }
   fillChecksum(ph: PseudoHeader): void {
     this.checksum = this.computeChecksum(ph);
   }
   verifyChecksum(ph: PseudoHeader): boolean {
-    return foldSum(sumBytes(this.bytes, this.offset, this.length, pseudoHeaderSum(ph, IP_PROTO_ICMPV6, this.length))) === 0xffff;
+    return verifyTransportChecksum(this.bytes, this.offset, this.length, ph, IP_PROTO_ICMPV6);
   }
 }
 

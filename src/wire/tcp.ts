@@ -1,6 +1,6 @@
 // TCP header (RFC 9293 §3.1) and options (RFC 9293 §3.2, RFC 7323, RFC 2018).
 
-import { finishChecksum, foldSum, pseudoHeaderSum, sumBytes, type PseudoHeader } from './checksum.js';
+import { computeTransportChecksum, verifyTransportChecksum, type PseudoHeader } from './checksum.js';
 import { badChecksum, malformed, truncated, ParseError, ParseErrorKind } from './error.js';
 import { readU16, writeU16, readU32, writeU32 } from './bytes.js';
 
@@ -116,17 +116,13 @@ export class TcpPacket {
   }
 
   computeChecksum(ph: PseudoHeader): number {
-    const saved = this.checksum;
-    this.checksum = 0;
-    const c = finishChecksum(sumBytes(this.bytes, this.offset, this.length, pseudoHeaderSum(ph, IP_PROTO_TCP, this.length)));
-    this.checksum = saved;
-    return c;
+    return computeTransportChecksum(this.bytes, this.offset, this.length, ph, IP_PROTO_TCP, 16);
   }
   fillChecksum(ph: PseudoHeader): void {
     this.checksum = this.computeChecksum(ph);
   }
   verifyChecksum(ph: PseudoHeader): boolean {
-    return foldSum(sumBytes(this.bytes, this.offset, this.length, pseudoHeaderSum(ph, IP_PROTO_TCP, this.length))) === 0xffff;
+    return verifyTransportChecksum(this.bytes, this.offset, this.length, ph, IP_PROTO_TCP);
   }
 
   /** Validates the header against `length` without allocating: 0 or the ParseErrorKind. */

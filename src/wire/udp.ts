@@ -1,6 +1,6 @@
 // UDP header (RFC 768). IPv6 checksum rules: RFC 8200 §8.1.
 
-import { finishChecksum, foldSum, pseudoHeaderSum, sumBytes, type PseudoHeader } from './checksum.js';
+import { computeTransportChecksum, verifyTransportChecksum, type PseudoHeader } from './checksum.js';
 import { badChecksum, malformed, truncated, type ParseError } from './error.js';
 import { readU16, writeU16 } from './bytes.js';
 
@@ -33,11 +33,7 @@ export class UdpPacket {
 
   /** Computes the checksum over header and `length` bytes; 0 is sent as 0xffff (RFC 768). */
   computeChecksum(ph: PseudoHeader): number {
-    const len = this.length;
-    const saved = this.checksum;
-    this.checksum = 0;
-    const c = finishChecksum(sumBytes(this.bytes, this.offset, len, pseudoHeaderSum(ph, IP_PROTO_UDP, len)));
-    this.checksum = saved;
+    const c = computeTransportChecksum(this.bytes, this.offset, this.length, ph, IP_PROTO_UDP, F.CHECKSUM);
     return c === 0 ? 0xffff : c;
   }
   fillChecksum(ph: PseudoHeader): void {
@@ -46,8 +42,7 @@ export class UdpPacket {
   /** A zero checksum means "none" for IPv4 only (RFC 768); IPv6 requires one (RFC 8200 §8.1). */
   verifyChecksum(ph: PseudoHeader): boolean {
     if (this.checksum === 0) return ph.version === 4;
-    const len = this.length;
-    return foldSum(sumBytes(this.bytes, this.offset, len, pseudoHeaderSum(ph, IP_PROTO_UDP, len))) === 0xffff;
+    return verifyTransportChecksum(this.bytes, this.offset, this.length, ph, IP_PROTO_UDP);
   }
 }
 

@@ -1,28 +1,12 @@
 import assert from 'node:assert/strict';
-import { SimNetwork } from '../../src/link/sim/network.js';
-import { Stack } from '../../src/stack/stack.js';
 import { ANY } from '../../src/stack/udp.js';
 import { ipv4 } from '../../src/wire/address.js';
 import { ErrnoError } from '../../src/errno.js';
 import { simTest } from '../support/sim.js';
+import { lanOfStacks } from '../support/stacks.js';
 
 function lan(seed: number, n: number) {
-  const sim = new SimNetwork(seed);
-  const sw = sim.addSwitch('sw');
-  const rng = sim.rng.fork('stacks');
-  const hosts = Array.from({ length: n }, (_, i) => {
-    const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, i + 1), rng: rng.fork(String(i)) });
-    s.addAddress(ipv4(`198.18.0.${i + 1}`), 24);
-    const nic = sim.addHost(`h${i}`, s);
-    s.attach({ mtu: 1500, transmit: (f) => nic.transmit(f) });
-    sim.connect(nic, sw.port(), { delayUs: 10 });
-    return { s, nic };
-  });
-  const settle = () => {
-    for (const h of hosts) h.nic.wake();
-    sim.runUntil(sim.now + 100_000);
-  };
-  return { sim, hosts, settle };
+  return lanOfStacks(seed, n);
 }
 
 simTest('KI-23 limited and directed broadcasts reach every host, and every matching socket on each', (_t, seed) => {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createHash } from 'node:crypto';
-import { SimNetwork, type LinkParams } from '../../src/link/sim/network.js';
-import { Stack } from '../../src/stack/stack.js';
+import type { LinkParams } from '../../src/link/sim/network.js';
 import { Ipv4Reassembler } from '../../src/stack/reassembly.js';
 import { ANY } from '../../src/stack/udp.js';
 import { ipv4 } from '../../src/wire/address.js';
@@ -10,30 +9,16 @@ import { Ipv4Packet, emitIpv4 } from '../../src/wire/ipv4.js';
 import { emitIcmpv4 } from '../../src/wire/icmpv4.js';
 import { emitEthernet, EtherType } from '../../src/wire/ethernet.js';
 import { simTest } from '../support/sim.js';
+import { twoStacks } from '../support/stacks.js';
 
 const A = ipv4('198.18.0.1');
 const B = ipv4('198.18.0.2');
 
 function pair(seed: number, params: Partial<LinkParams> = {}) {
-  const sim = new SimNetwork(seed);
-  const rng = sim.rng.fork('stacks');
-  const a = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 1), rng: rng.fork('a') });
-  const b = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 2), rng: rng.fork('b') });
-  a.addAddress(A, 24);
-  b.addAddress(B, 24);
-  const na = sim.addHost('a', a);
-  const nb = sim.addHost('b', b);
-  a.attach({ mtu: 1500, transmit: (f) => na.transmit(f) });
-  b.attach({ mtu: 1500, transmit: (f) => nb.transmit(f) });
+  const t = twoStacks(seed, params);
   const ipFrames: Ipv4Packet[] = [];
-  sim.capture({ write: (f) => { if (f[12] === 0x08 && f[13] === 0x00) ipFrames.push(new Ipv4Packet(f.slice(), 14)); } });
-  const link = sim.connect(na, nb, { delayUs: 20, ...params });
-  const settle = (us = 100_000) => {
-    na.wake();
-    nb.wake();
-    sim.runUntil(sim.now + us);
-  };
-  return { sim, a, b, settle, ipFrames, link };
+  t.sim.capture({ write: (f) => { if (f[12] === 0x08 && f[13] === 0x00) ipFrames.push(new Ipv4Packet(f.slice(), 14)); } });
+  return { ...t, ipFrames };
 }
 
 function pattern(n: number, seed: number): Uint8Array {

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { SimNetwork } from '../../src/link/sim/network.js';
-import { Stack } from '../../src/stack/stack.js';
 import { ANY } from '../../src/stack/udp.js';
 import { ipv4, formatIpv4 } from '../../src/wire/address.js';
 import { dissectFrame } from '../../src/wire/dissect.js';
@@ -9,38 +7,25 @@ import { emitIpv4, ipv4ReprLength } from '../../src/wire/ipv4.js';
 import { emitEthernet, ethernetReprLength, EtherType } from '../../src/wire/ethernet.js';
 import { ErrnoError } from '../../src/errno.js';
 import { simTest } from '../support/sim.js';
+import { lanOfStacks } from '../support/stacks.js';
 
 const G = ipv4('239.1.2.3');
 
 function lan(seed: number, n: number) {
-  const sim = new SimNetwork(seed);
-  const sw = sim.addSwitch('sw');
-  const rng = sim.rng.fork('stacks');
+  const t = lanOfStacks(seed, n);
   // The capture sees a frame at every hop (host→switch, switch→each port); keep its first
   // sighting. Repeated reports differ in their IP identification, so none is lost here.
   const frames: Array<{ t: number; f: Uint8Array }> = [];
   const seen = new Set<string>();
-  sim.capture({
-    write: (f, t) => {
+  t.sim.capture({
+    write: (f, at) => {
       const key = Buffer.from(f).toString('hex');
       if (seen.has(key)) return;
       seen.add(key);
-      frames.push({ t, f: f.slice() });
+      frames.push({ t: at, f: f.slice() });
     },
   });
-  const hosts = Array.from({ length: n }, (_, i) => {
-    const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, i + 1), rng: rng.fork(String(i)) });
-    s.addAddress(ipv4(`198.18.0.${i + 1}`), 24);
-    const nic = sim.addHost(`h${i}`, s);
-    s.attach({ mtu: 1500, transmit: (f) => nic.transmit(f) });
-    sim.connect(nic, sw.port(), { delayUs: 10 });
-    return { s, nic };
-  });
-  const settle = (us = 100_000) => {
-    for (const h of hosts) h.nic.wake();
-    sim.runUntil(sim.now + us);
-  };
-  return { sim, hosts, settle, frames };
+  return { ...t, frames };
 }
 
 function drain(sock: { recv(): { data: Uint8Array } | null }): number[] {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SimNetwork } from '../../src/link/sim/network.js';
 import { Stack } from '../../src/stack/stack.js';
 import { ANY, EPHEMERAL_HIGH, EPHEMERAL_LOW } from '../../src/stack/udp.js';
 import { SeededRng } from '../../src/rng.js';
@@ -8,28 +7,13 @@ import { ipv4 } from '../../src/wire/address.js';
 import { ErrnoError, Errno } from '../../src/errno.js';
 import { IcmpRateLimiter } from '../../src/stack/icmp-rate-limit.js';
 import { simTest } from '../support/sim.js';
+import { twoStacks } from '../support/stacks.js';
 
 const A = ipv4('198.18.0.1');
 const B = ipv4('198.18.0.2');
 
 function pair(seed: number) {
-  const sim = new SimNetwork(seed);
-  const rng = sim.rng.fork('stacks');
-  const a = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 1), rng: rng.fork('a') });
-  const b = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 2), rng: rng.fork('b') });
-  a.addAddress(A, 24);
-  b.addAddress(B, 24);
-  const na = sim.addHost('a', a);
-  const nb = sim.addHost('b', b);
-  a.attach({ mtu: 1500, transmit: (f) => na.transmit(f) });
-  b.attach({ mtu: 1500, transmit: (f) => nb.transmit(f) });
-  sim.connect(na, nb, { delayUs: 20 });
-  const settle = () => {
-    na.wake();
-    nb.wake();
-    sim.runUntil(sim.now + 10_000);
-  };
-  return { sim, a, b, settle };
+  return twoStacks(seed);
 }
 
 function errnoOf(fn: () => unknown): string | undefined {
