@@ -7,6 +7,7 @@ import { SeededRng } from '../../src/rng.js';
 import { ipv4 } from '../../src/wire/address.js';
 import { ErrnoError } from '../../src/errno.js';
 import { simTest } from '../support/sim.js';
+import { twoStacks } from '../support/stacks.js';
 
 const REMOTE = ipv4('198.19.0.1');
 
@@ -86,4 +87,27 @@ test('routes: longest prefix, then metric; connected subnets compete by prefix; 
   s.defaultGateway = null;
   assert.equal(s.defaultGateway, null);
   assert.equal(s.route(ipv4('198.30.0.1')), null);
+});
+
+simTest('KI-13 an address removed at runtime stops answering at once; a new one works without restart', (_t, seed) => {
+  const { sim, a, b, na, settle } = twoStacks(seed);
+  const B = ipv4('198.18.0.2');
+  const B2 = ipv4('198.18.0.22');
+  const ping = (dst: number, seq: number) => {
+    a.ping(dst, 1, seq, new Uint8Array(8), sim.now);
+    na.wake();
+    sim.runUntil(sim.now + 100_000);
+  };
+  ping(B, 1);
+  assert.equal(a.echoReplies.length, 1);
+  assert.equal(b.removeAddress(B), true);
+  assert.equal(b.removeAddress(B), false);
+  ping(B, 2);
+  assert.equal(a.echoReplies.length, 1, 'no reply from a removed address');
+  assert.ok(b.counters.droppedNotForUs >= 1);
+  b.addAddress(B2, 24);
+  ping(B2, 3);
+  assert.equal(a.echoReplies.length, 2);
+  assert.equal(a.echoReplies[1]!.from, B2);
+  settle();
 });
