@@ -29,6 +29,7 @@ const DEFAULT_TTL = 64;
 /** RFC 2113 IP Router Alert option, value 0. */
 const ROUTER_ALERT = Uint8Array.of(0x94, 0x04, 0x00, 0x00);
 const NO_OPTIONS = new Uint8Array(0);
+const MAX_REMEMBERED_UNREACHABLE = 64;
 /** net.ipv4.route.min_pmtu and mtu_expires. */
 const MIN_PMTU = 552;
 const PMTU_EXPIRES_US = 600_000_000;
@@ -92,7 +93,7 @@ export class Stack implements UdpHost {
   icmpTimeExceededOut = 0;
   /** Echo replies to our own pings, oldest first. */
   readonly echoReplies: EchoReply[] = [];
-  /** Destinations whose resolution failed, for sockets to report EHOSTUNREACH. */
+  /** The most recent destinations whose resolution failed (bounded), for sockets to report EHOSTUNREACH. */
   readonly unreachable: Ipv4Address[] = [];
   private link: Link | null = null;
   private readonly broadcastTargets: UdpSocket[] = [];
@@ -133,6 +134,7 @@ export class Stack implements UdpHost {
       },
       failed: (ip, dropped) => {
         this.counters.droppedUnresolved += dropped;
+        if (this.unreachable.length === MAX_REMEMBERED_UNREACHABLE) this.unreachable.shift();
         this.unreachable.push(ip);
       },
     }, opts.neighbor);
