@@ -30,6 +30,8 @@ const DEFAULT_TTL = 64;
 const ROUTER_ALERT = Uint8Array.of(0x94, 0x04, 0x00, 0x00);
 const NO_OPTIONS = new Uint8Array(0);
 const MAX_REMEMBERED_UNREACHABLE = 64;
+/** Learned path MTUs kept at most (oldest forgotten first), so forged ICMP cannot grow memory. */
+const MAX_PMTU_ENTRIES = 4096;
 /** net.ipv4.route.min_pmtu and mtu_expires. */
 const MIN_PMTU = 552;
 const PMTU_EXPIRES_US = 600_000_000;
@@ -390,6 +392,7 @@ export class Stack implements UdpHost {
     const linkMtu = this.link?.mtu ?? 1500;
     const clamped = Math.max(MIN_PMTU, Math.min(mtu, linkMtu));
     if (clamped >= linkMtu) return;
+    if (!this.pathMtu.has(q.dst) && this.pathMtu.size >= MAX_PMTU_ENTRIES) this.pathMtu.delete(this.pathMtu.keys().next().value as Ipv4Address);
     this.pathMtu.set(q.dst, { mtu: clamped, expires: now + PMTU_EXPIRES_US });
   }
 
