@@ -19,7 +19,9 @@ class MemoryWire {
   private readonly frames: Uint8Array[] = [];
   private readonly to: Stack[] = [];
   link(to: () => Stack) {
-    return { mtu: 1500, transmit: (f: Uint8Array) => { this.frames.push(f); this.to.push(to()); } };
+    // The Link contract: the link copies the frame before transmit() returns (a shared-memory
+    // ring copies into its slot; here a fresh buffer, which counts in the GC figures).
+    return { mtu: 1500, transmit: (f: Uint8Array) => { this.frames.push(f.slice()); this.to.push(to()); } };
   }
   deliverAll(now: number): number {
     let n = 0;

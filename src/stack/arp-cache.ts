@@ -98,6 +98,20 @@ export class ArpCache {
   }
 
   /**
+   * The MAC for `ip` if a packet can go now, without queueing anything (the hot path);
+   * null when `resolve` must be called to queue the packet and start resolution.
+   */
+  lookup(ip: Ipv4Address, now: number): MacAddress | null {
+    const e = this.entries.get(ip);
+    if (e === undefined || e.state === NudState.Incomplete || e.state === NudState.Failed) return null;
+    if (e.state === NudState.Stale) {
+      e.state = NudState.Delay;
+      e.timerAt = now + this.params.delayFirstProbeUs;
+    }
+    return e.mac;
+  }
+
+  /**
    * Looks up the MAC for `ip` to send `packet`. Returns the MAC when the packet can go now;
    * otherwise queues it (starting resolution if needed) and returns null.
    */

@@ -18,7 +18,8 @@ import { Ipv4Packet, IpProtocol, IPV4_MIN_HEADER_LEN, emitIpv4 } from '../wire/i
 import { Icmpv4Packet, Icmpv4Type, ICMPV4_HEADER_LEN, emitIcmpv4 } from '../wire/icmpv4.js';
 import type { Ipv4Address, MacAddress } from '../wire/address.js';
 import { UdpPacket, UDP_HEADER_LEN, emitUdp } from '../wire/udp.js';
-import { ipv4PseudoHeaderSum, foldSum, sumBytes } from '../wire/checksum.js';
+import { ipv4PseudoHeaderSum, finishChecksum, foldSum, sumBytes, prepareChecksumBuffer } from '../wire/checksum.js';
+import { writeU16 } from '../wire/bytes.js';
 import { UdpSocket, UdpTable, type UdpHost } from './udp.js';
 import { ErrnoError } from '../errno.js';
 
@@ -108,10 +109,16 @@ export class Stack implements UdpHost {
   private readonly ip = new Ipv4Packet(new Uint8Array(0));
   private readonly icmp = new Icmpv4Packet(new Uint8Array(0));
   private readonly arpView = new ArpPacket(new Uint8Array(0));
+  private readonly udpView = new UdpPacket(new Uint8Array(0));
+  /** One transmit frame, reused: the link copies a frame before transmit() returns. */
+  private readonly tx = new Uint8Array(ETHERNET_HEADER_LEN + 65535);
+  private readonly txIp = new Ipv4Packet(this.tx, ETHERNET_HEADER_LEN);
+  private readonly txRoute = { nextHop: 0, src: 0 };
 
   constructor(opts: StackOptions) {
     this.mac = Uint8Array.from(opts.mac);
     this.ipId = opts.rng.int(0, 0xffff);
+    prepareChecksumBuffer(this.tx);
     this.udp = new UdpTable(opts.rng.fork('udp-ports'));
     this.icmpLimiter = new IcmpRateLimiter(opts.icmpRateLimits);
     this.igmp = new IgmpHost(opts.rng.fork('igmp'), (records) => {
@@ -182,19 +189,38 @@ export class Stack implements UdpHost {
    * Connected subnets and table routes compete by prefix length, as in Linux's main table.
    */
   route(dst: Ipv4Address): { nextHop: Ipv4Address; src: Ipv4Address } | null {
-    if ((dst === 0xffffffff || isMulticast(dst)) && this.addresses.length) return { nextHop: dst, src: this.addresses[0]!.address };
+    const r = { nextHop: 0, src: 0 };
+    return this.routeInto(dst, r) ? r : null;
+  }
+
+  /** route() without allocating: fills `out` and returns true, or returns false without a route. */
+  private routeInto(dst: Ipv4Address, out: { nextHop: Ipv4Address; src: Ipv4Address }): boolean {
+    if ((dst === 0xffffffff || isMulticast(dst)) && this.addresses.length) {
+      out.nextHop = dst;
+      out.src = this.addresses[0]!.address;
+      return true;
+    }
     const direct = this.connected(dst);
     const r = this.routes.lookup(dst);
-    if (direct && (r === null || direct.prefixLength >= r.prefixLength)) return { nextHop: dst, src: direct.address };
-    if (r === null) return null;
+    if (direct && (r === null || direct.prefixLength >= r.prefixLength)) {
+      out.nextHop = dst;
+      out.src = direct.address;
+      return true;
+    }
+    if (r === null) return false;
     if (r.gateway === null) {
       const src = r.source ?? this.addresses[0]?.address;
-      return src === undefined ? null : { nextHop: dst, src };
+      if (src === undefined) return false;
+      out.nextHop = dst;
+      out.src = src;
+      return true;
     }
     // The gateway must be on a connected subnet (Linux: "Nexthop has invalid gateway").
     const via = this.connected(r.gateway);
-    if (via === null) return null;
-    return { nextHop: r.gateway, src: r.source ?? via.address };
+    if (via === null) return false;
+    out.nextHop = r.gateway;
+    out.src = r.source ?? via.address;
+    return true;
   }
 
   /** `ip route replace default via GW` (null removes the default route). */
@@ -262,6 +288,7 @@ export class Stack implements UdpHost {
 
   /** @internal Used by UdpSocket. */
   sendUdp(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array, from: UdpSocket): boolean {
+    if (!isMulticast(dst) && !this.isBroadcast(dst) && this.sendUdpInPlace(src, srcPort, dst, dstPort, data)) return true;
     const seg = new Uint8Array(UDP_HEADER_LEN + data.length);
     emitUdp({ srcPort, dstPort, payload: data }, seg, 0, { version: 4, src, dst });
     this.counters.udpOut++;
@@ -272,6 +299,53 @@ export class Stack implements UdpHost {
       for (let i = 0; i < n; i++) this.broadcastTargets[i]!.deliver(data.slice(), src, srcPort);
     }
     return this.sendIpv4(dst, IpProtocol.UDP, seg, src, from.multicastTtl);
+  }
+
+  /**
+   * The hot path for a unicast datagram that fits the path MTU to a resolved neighbour:
+   * headers are written around the payload in one reused frame, no allocation. Returns
+   * false (having sent nothing) when the general path must handle it.
+   */
+  private sendUdpInPlace(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array): boolean {
+    const r = this.txRoute;
+    if (this.link === null || !this.routeInto(dst, r)) return false;
+    const ulen = UDP_HEADER_LEN + data.length;
+    const total = IPV4_MIN_HEADER_LEN + ulen;
+    if (total > this.mtuFor(dst)) return false;
+    const mac = this.arp.lookup(r.nextHop, this.now);
+    if (mac === null) return false;
+    const tx = this.tx;
+    const ipAt = ETHERNET_HEADER_LEN, udpAt = ipAt + IPV4_MIN_HEADER_LEN;
+    tx.set(data, udpAt + UDP_HEADER_LEN);
+    writeU16(tx, udpAt, srcPort);
+    writeU16(tx, udpAt + 2, dstPort);
+    writeU16(tx, udpAt + 4, ulen);
+    tx[udpAt + 6] = 0;
+    tx[udpAt + 7] = 0;
+    const c = finishChecksum(sumBytes(tx, udpAt, ulen, ipv4PseudoHeaderSum(src, dst, IpProtocol.UDP, ulen)));
+    writeU16(tx, udpAt + 6, c === 0 ? 0xffff : c); // RFC 768: a computed zero is sent as all ones
+    this.ipId = (this.ipId + 1) & 0xffff;
+    const ip = this.txIp;
+    tx[ipAt] = 0x45;
+    ip.tos = 0;
+    ip.totalLength = total;
+    ip.identification = this.ipId;
+    ip.flagsAndOffset = 0x4000; // DF (Linux's IP_PMTUDISC_WANT on a datagram that fits)
+    ip.ttl = DEFAULT_TTL;
+    ip.protocol = IpProtocol.UDP;
+    ip.src = src;
+    ip.dst = dst;
+    ip.fillChecksum();
+    tx.set(mac, 0);
+    tx.set(this.mac, 6);
+    tx[12] = EtherType.IPv4 >>> 8;
+    tx[13] = EtherType.IPv4 & 0xff;
+    const len = ETHERNET_HEADER_LEN + total;
+    if (len < 60) tx.fill(0, len, 60); // IEEE 802.3 minimum frame
+    this.counters.udpOut++;
+    this.counters.framesOut++;
+    this.link.transmit(tx.subarray(0, Math.max(60, len)));
+    return true;
   }
 
   /** Sends an ICMP echo request (what `ping` does). Returns false without a route. */
@@ -339,7 +413,7 @@ export class Stack implements UdpHost {
   }
 
   private receiveUdp(frame: Uint8Array, ipAt: number, at: number, len: number, src: Ipv4Address, dst: Ipv4Address): void {
-    const u = new UdpPacket(frame, at);
+    const u = this.udpView.reset(frame, at);
     if (len < UDP_HEADER_LEN || u.length < UDP_HEADER_LEN || u.length > len) {
       this.counters.droppedMalformed++;
       return;

@@ -6,6 +6,7 @@ import { SeededRng } from '../../src/rng.js';
 import { ipv4 } from '../../src/wire/address.js';
 import { ErrnoError, Errno } from '../../src/errno.js';
 import { IcmpRateLimiter } from '../../src/stack/icmp-rate-limit.js';
+import { dissectFrame } from '../../src/wire/dissect.js';
 import { simTest } from '../support/sim.js';
 import { twoStacks } from '../support/stacks.js';
 
@@ -154,4 +155,27 @@ test('icmp rate limit: the global bucket caps all peers together', () => {
   let capped = 0;
   for (let peer = 401; peer <= 600; peer++) if (l.allow(peer, 10_000_000)) capped++;
   assert.equal(capped, 50, 'credit never exceeds the burst');
+});
+
+simTest('udp: the in-place send path builds the same valid frames as the general one', (_t, seed) => {
+  const { sim, a, b, settle } = pair(seed);
+  const frames: Uint8Array[] = [];
+  sim.capture({ write: (f) => frames.push(f.slice()) });
+  const server = b.udpSocket();
+  server.bind(ANY, 5000);
+  const c = a.udpSocket();
+  c.sendTo(Uint8Array.of(1, 2, 3), B, 5000); // ARP not resolved yet: the general path
+  settle();
+  c.sendTo(Uint8Array.of(4, 5, 6), B, 5000); // resolved: built in place
+  c.sendTo(new Uint8Array(0), B, 5000); // empty datagram, padded to 60 bytes
+  settle();
+  const udpFrames = frames.map((f) => dissectFrame(f)).filter((d) => d.layers.some((l) => l.layer === 'udp'));
+  assert.equal(udpFrames.length, 3);
+  for (const d of udpFrames) {
+    assert.equal(d.error, null, 'checksums verify');
+    const ip = d.layers.find((l) => l.layer === 'ipv4')!;
+    assert.ok(ip.layer === 'ipv4' && ip.repr.dontFragment && ip.repr.ttl === 64 && ip.repr.src === A);
+  }
+  assert.deepEqual([server.recv()?.data, server.recv()?.data, server.recv()?.data].map((x) => x && [...x]), [[1, 2, 3], [4, 5, 6], []]);
+  assert.equal(frames.filter((f) => f.length < 60).length, 0);
 });
