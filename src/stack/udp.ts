@@ -39,6 +39,12 @@ export class UdpSocket {
   remoteAddress: Ipv4Address = ANY;
   remotePort = 0;
   rcvbuf = DEFAULT_RCVBUF;
+  /** SO_REUSEADDR: may share a port with other sockets that set it too (set before bind). */
+  reuseAddress = false;
+  /** SO_REUSEPORT: may share a port with others that set it; unicast is spread among them by flow. */
+  reusePort = false;
+  /** @internal Bind order, for Linux's "most recent wins" among SO_REUSEADDR sockets. */
+  bindSeq = 0;
   /** SO_BROADCAST: required to send to a broadcast address (Linux: EACCES otherwise). */
   broadcast = false;
   /** IP_MULTICAST_TTL: 1 by default (RFC 1112 §6.1). */
@@ -163,17 +169,25 @@ export class UdpSocket {
 /** Bound UDP sockets by local port. */
 export class UdpTable {
   private readonly byPort = new Map<number, UdpSocket[]>();
+  private binds = 0;
+  private readonly group: UdpSocket[] = [];
 
   constructor(private readonly rng: SeededRng) {}
 
   bind(sock: UdpSocket, address: Ipv4Address, port: number): void {
     if (port === 0) port = this.ephemeral(address);
     const list = this.byPort.get(port) ?? [];
-    // Linux (no SO_REUSEADDR/SO_REUSEPORT yet): a wildcard conflicts with everything on the port,
-    // a specific address with the wildcard and with itself.
-    if (list.some((s) => s.localAddress === ANY || address === ANY || s.localAddress === address)) throw new ErrnoError('EADDRINUSE', 'bind');
+    // Linux (inet_bind_conflict for UDP): addresses overlap when either is the wildcard or
+    // they are equal; overlapping sockets conflict unless both set SO_REUSEADDR, or both
+    // set SO_REUSEPORT.
+    for (const s of list) {
+      const overlap = s.localAddress === ANY || address === ANY || s.localAddress === address;
+      const shared = (s.reuseAddress && sock.reuseAddress) || (s.reusePort && sock.reusePort);
+      if (overlap && !shared) throw new ErrnoError('EADDRINUSE', 'bind');
+    }
     sock.localAddress = address;
     sock.localPort = port;
+    sock.bindSeq = ++this.binds;
     list.push(sock);
     this.byPort.set(port, list);
   }
@@ -199,11 +213,17 @@ export class UdpTable {
     return out.length;
   }
 
-  /** Linux's __udp4_lib_lookup scoring, reduced: a connected, address-bound match beats a wildcard. */
+  /**
+   * Linux's __udp4_lib_lookup, reduced: a connected, address-bound match beats a wildcard;
+   * among SO_REUSEPORT sockets of the best score, a hash of the flow picks one (so a flow
+   * stays on one socket); otherwise the most recently bound wins.
+   */
   lookup(dst: Ipv4Address, dport: number, src: Ipv4Address, sport: number): UdpSocket | null {
     const list = this.byPort.get(dport);
     if (!list) return null;
     let best: UdpSocket | null = null, bestScore = -1;
+    const group = this.group;
+    group.length = 0;
     for (const s of list) {
       if (s.localAddress !== ANY && s.localAddress !== dst) continue;
       if (s.connected && (s.remoteAddress !== src || s.remotePort !== sport)) continue;
@@ -211,8 +231,13 @@ export class UdpTable {
       if (score > bestScore) {
         best = s;
         bestScore = score;
+        group.length = 0;
+      } else if (score === bestScore && best !== null && s.bindSeq > best.bindSeq) {
+        best = s;
       }
+      if (score === bestScore && s.reusePort) group.push(s);
     }
+    if (best !== null && best.reusePort && group.length > 1) return group[flowHash(src, sport, dst, dport) % group.length]!;
     return best;
   }
 
@@ -226,4 +251,13 @@ export class UdpTable {
     }
     throw new ErrnoError('EADDRINUSE', 'bind'); // Linux: EADDRINUSE when the range is exhausted
   }
+}
+
+/** A 4-tuple hash for SO_REUSEPORT selection (stable per flow; not Linux's jhash, same role). */
+function flowHash(src: number, sport: number, dst: number, dport: number): number {
+  let h = Math.imul(src ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ sport, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ dst, 0x27d4eb2f);
+  h = Math.imul(h ^ (h >>> 15) ^ dport, 0x165667b1);
+  return (h ^ (h >>> 16)) >>> 0;
 }
