@@ -71,7 +71,10 @@ export class UdpSocket {
     this.checkOpen('bind');
     if (this.localPort !== 0) throw new ErrnoError('EINVAL', 'bind'); // already bound
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ErrnoError('EINVAL', 'bind');
-    if (address !== ANY && !this.host.isLocal(address) && address !== 0xffffffff) throw new ErrnoError('EADDRNOTAVAIL', 'bind');
+    // Linux (inet_bind): a local, broadcast or multicast address, or the wildcard.
+    if (address !== ANY && !this.host.isLocal(address) && !this.host.isBroadcast(address) && address >>> 28 !== 0xe) {
+      throw new ErrnoError('EADDRNOTAVAIL', 'bind');
+    }
     this.host.udp.bind(this, address, port);
   }
 

@@ -73,7 +73,7 @@ simTest('multicast: members receive, others do not; leaving stops delivery; IGMP
   const { hosts, settle, frames } = lan(seed, 3);
   const [h1, h2, h3] = hosts;
   const member = h2!.s.udpSocket();
-  member.bind(ANY, 8000);
+  member.bind(G, 8000); // bound to the group address, as multicast receivers often are
   member.addMembership(G);
   const bystander = h3!.s.udpSocket();
   bystander.bind(ANY, 8000);
