@@ -45,6 +45,8 @@ export interface Ipv4InterfaceAddress {
 export interface StackCounters {
   framesIn: number;
   framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
   droppedNotForUs: number;
   droppedMalformed: number;
   droppedNoRoute: number;
@@ -83,7 +85,7 @@ export class Stack implements UdpHost {
   /** Gateway and extra on-link routes; connected subnets come from `addresses`. */
   readonly routes = new RouteTable();
   readonly counters: StackCounters = {
-    framesIn: 0, framesOut: 0, droppedNotForUs: 0, droppedMalformed: 0, droppedNoRoute: 0, droppedUnresolved: 0,
+    framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, droppedNotForUs: 0, droppedMalformed: 0, droppedNoRoute: 0, droppedUnresolved: 0,
     arpRequestsIn: 0, arpRepliesOut: 0, echoRequestsIn: 0, echoRepliesOut: 0,
     udpIn: 0, udpOut: 0, udpNoPort: 0, udpBadChecksum: 0, icmpUnreachableOut: 0,
   };
@@ -239,6 +241,7 @@ export class Stack implements UdpHost {
   receive(frame: Uint8Array, now: number): void {
     this.now = now;
     this.counters.framesIn++;
+    this.counters.bytesIn += frame.length;
     if (frame.length < ETHERNET_HEADER_LEN) {
       this.counters.droppedMalformed++;
       return;
@@ -344,6 +347,7 @@ export class Stack implements UdpHost {
     if (len < 60) tx.fill(0, len, 60); // IEEE 802.3 minimum frame
     this.counters.udpOut++;
     this.counters.framesOut++;
+    this.counters.bytesOut += Math.max(60, len);
     this.link.transmit(tx.subarray(0, Math.max(60, len)));
     return true;
   }
@@ -589,6 +593,7 @@ export class Stack implements UdpHost {
     frame[13] = etherType & 0xff;
     frame.set(payload, ETHERNET_HEADER_LEN);
     this.counters.framesOut++;
+    this.counters.bytesOut += frame.length;
     this.link.transmit(frame);
   }
 }

@@ -230,3 +230,21 @@ simTest('udp: SO_REUSEPORT spreads flows across sockets and keeps each flow on o
   assert.equal(older.recv(), null);
   assert.deepEqual([...newer.recv()!.data], [9]);
 });
+
+simTest('counters: frames and bytes in and out match what crossed the wire', (_t, seed) => {
+  const { sim, a, b, settle } = pair(seed);
+  let fromA = 0, bytesFromA = 0, fromB = 0, bytesFromB = 0;
+  sim.capture({ write: (f) => { if (f[11] === 1) { fromA++; bytesFromA += f.length; } else { fromB++; bytesFromB += f.length; } } });
+  const server = b.udpSocket();
+  server.bind(ANY, 5000);
+  const c = a.udpSocket();
+  for (let i = 0; i < 5; i++) c.sendTo(new Uint8Array(i * 300), B, 5000);
+  c.sendTo(new Uint8Array(3000), B, 9); // fragments, then a port unreachable back
+  settle();
+  assert.deepEqual([a.counters.framesOut, a.counters.bytesOut], [fromA, bytesFromA]);
+  assert.deepEqual([b.counters.framesIn, b.counters.bytesIn], [fromA, bytesFromA]);
+  assert.deepEqual([b.counters.framesOut, b.counters.bytesOut], [fromB, bytesFromB]);
+  assert.deepEqual([a.counters.framesIn, a.counters.bytesIn], [fromB, bytesFromB]);
+  assert.equal(b.counters.udpIn, 6);
+  assert.equal(b.counters.udpNoPort, 1);
+});
