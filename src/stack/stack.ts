@@ -9,8 +9,8 @@ import { ArpCache, type NeighborParams } from './arp-cache.js';
 import { RouteTable, prefixMask } from './route-table.js';
 import { Ipv4Reassembler, type ReassemblyLimits } from './reassembly.js';
 import { IcmpRateLimiter, type IcmpRateLimits } from './icmp-rate-limit.js';
-import { IgmpHost, IGMPV3_ROUTERS, isMulticast, multicastMac } from './igmp.js';
-import { emitIgmp, igmpReprLength, parseIgmp } from '../wire/igmp.js';
+import { ALL_ROUTERS, IgmpHost, IGMPV3_ROUTERS, isMulticast, multicastMac } from './igmp.js';
+import { emitIgmp, igmpQueryVersion, igmpReprLength, parseIgmp, type IgmpRepr } from '../wire/igmp.js';
 import { ParseError } from '../wire/error.js';
 import { EthernetFrame, EtherType, ETHERNET_HEADER_LEN } from '../wire/ethernet.js';
 import { ArpOperation, ArpPacket, ARP_LEN, emitArp } from '../wire/arp.js';
@@ -123,12 +123,19 @@ export class Stack implements UdpHost {
     prepareChecksumBuffer(this.tx);
     this.udp = new UdpTable(opts.rng.fork('udp-ports'));
     this.icmpLimiter = new IcmpRateLimiter(opts.icmpRateLimits);
-    this.igmp = new IgmpHost(opts.rng.fork('igmp'), (records) => {
-      const repr = { kind: 'reportV3' as const, reserved1: 0, reserved2: 0, records, extra: new Uint8Array(0) };
+    this.igmp = new IgmpHost(opts.rng.fork('igmp'), (m) => {
+      const empty = new Uint8Array(0);
+      // RFC 3376 §4: v3 reports go to 224.0.0.22; v1/v2 reports to the group itself, v2 leaves
+      // to 224.0.0.2 (RFC 2236 §3). All with TTL 1; v2 and v3 with Router Alert (RFC 2113).
+      const repr: IgmpRepr = m.version === 3
+        ? { kind: 'reportV3', reserved1: 0, reserved2: 0, records: m.records, extra: empty }
+        : m.kind === 'leave'
+          ? { kind: 'leave', maxRespCode: 0, group: m.group, extra: empty }
+          : { kind: m.version === 1 ? 'reportV1' : 'reportV2', maxRespCode: 0, group: m.group, extra: empty };
+      const dst = m.version === 3 ? IGMPV3_ROUTERS : m.kind === 'leave' ? ALL_ROUTERS : m.group;
       const msg = new Uint8Array(igmpReprLength(repr));
       emitIgmp(repr, msg);
-      // RFC 3376 §4: TTL 1, IP Router Alert (RFC 2113), to 224.0.0.22; Linux uses TOS 0xc0.
-      this.sendIpv4(IGMPV3_ROUTERS, IpProtocol.IGMP, msg, undefined, 1, ROUTER_ALERT, 0xc0);
+      this.sendIpv4(dst, IpProtocol.IGMP, msg, undefined, 1, m.version === 1 ? NO_OPTIONS : ROUTER_ALERT, 0xc0);
     });
     this.reassembly = new Ipv4Reassembler(opts.reassembly, (src, quoted) => {
       if (!this.icmpLimiter.allow(src, this.now)) return;
@@ -411,9 +418,8 @@ export class Stack implements UdpHost {
       this.counters.droppedMalformed++;
       return;
     }
-    // v2 queries (8 bytes, nonzero Max Resp) and v3 queries are answered with v3 reports;
-    // IGMPv1/v2 compatibility modes (RFC 3376 §7.2) are not implemented yet.
-    if (m.kind === 'queryV3' || m.kind === 'query') this.igmp.query(m.group, m.kind === 'query' && m.maxRespCode === 0 ? 100 : m.maxRespCode, now);
+    // RFC 3376 §7.1: the query's length and Max Resp Code tell its version.
+    if (m.kind === 'queryV3' || m.kind === 'query') this.igmp.query(igmpQueryVersion(m) as 1 | 2 | 3, m.group, m.maxRespCode, now);
   }
 
   private receiveUdp(frame: Uint8Array, ipAt: number, at: number, len: number, src: Ipv4Address, dst: Ipv4Address): void {

@@ -155,3 +155,52 @@ simTest('multicast: TTL is IP_MULTICAST_TTL (1 by default); membership errors ar
   s.dropMembership(G);
   assert.equal(code(() => s.dropMembership(G)), 'EADDRNOTAVAIL');
 });
+
+/** Sends an 8-byte IGMP query (v1 when maxRespCode is 0, else v2) from h0 to 224.0.0.1. */
+function oldQuery(h0: { nic: { transmit(f: Uint8Array): void } }, maxRespCode: number): void {
+  const q = { kind: 'query' as const, maxRespCode, group: 0, extra: new Uint8Array(0) };
+  const igmp = new Uint8Array(8);
+  emitIgmp(q, igmp);
+  const ipr = { tos: 0xc0, identification: 7, dontFragment: false, moreFragments: false, fragmentOffset: 0, ttl: 1, protocol: 2, src: ipv4('198.18.0.1'), dst: ipv4('224.0.0.1'), options: new Uint8Array(0), payload: igmp };
+  const ip = new Uint8Array(ipv4ReprLength(ipr));
+  emitIpv4(ipr, ip);
+  const er = { dst: Uint8Array.of(1, 0, 0x5e, 0, 0, 1), src: Uint8Array.of(2, 0, 0, 0, 0, 1), vlans: [], etherType: EtherType.IPv4, payload: ip };
+  const frame = new Uint8Array(ethernetReprLength(er));
+  emitEthernet(er, frame);
+  h0.nic.transmit(frame);
+}
+
+simTest('multicast: IGMPv1/v2 queriers switch the host to their version for 260 s (RFC 3376 §7.2.1)', (_t, seed) => {
+  const { hosts, settle, frames } = lan(seed, 2);
+  const igmpOut = (from: number) => frames.slice(from).map(({ f }) => dissectFrame(f))
+    .map((d) => ({ ip: d.layers.find((l) => l.layer === 'ipv4'), ig: d.layers.find((l) => l.layer === 'igmp') }))
+    .filter((x) => x.ig !== undefined && x.ig.layer === 'igmp' && x.ig.repr.kind !== 'query' && x.ig.repr.kind !== 'queryV3')
+    .map(({ ip, ig }) => `${ig!.layer === 'igmp' ? ig!.repr.kind : ''}>${ip!.layer === 'ipv4' ? formatIpv4(ip!.repr.dst) : ''}`);
+  oldQuery(hosts[0]!, 100); // IGMPv2 general query, 10 s
+  settle();
+  let mark = frames.length;
+  const m = hosts[1]!.s.udpSocket();
+  m.addMembership(G);
+  settle(3_000_000);
+  assert.deepEqual(igmpOut(mark), ['reportV2>239.1.2.3', 'reportV2>239.1.2.3']);
+  mark = frames.length;
+  oldQuery(hosts[0]!, 100);
+  settle(11_000_000);
+  assert.deepEqual(igmpOut(mark), ['reportV2>239.1.2.3'], 'the query is answered in v2');
+  mark = frames.length;
+  m.dropMembership(G);
+  settle(3_000_000);
+  assert.deepEqual(igmpOut(mark), ['leave>224.0.0.2'], 'one v2 leave to all-routers');
+  mark = frames.length;
+  oldQuery(hosts[0]!, 0); // IGMPv1 query
+  settle();
+  mark = frames.length;
+  m.addMembership(G);
+  settle(3_000_000);
+  assert.deepEqual(igmpOut(mark), ['reportV1>239.1.2.3', 'reportV1>239.1.2.3']);
+  settle(260_000_000);
+  mark = frames.length;
+  m.dropMembership(G);
+  settle(3_000_000);
+  assert.deepEqual(igmpOut(mark), ['reportV3>224.0.0.22', 'reportV3>224.0.0.22'], 'back to v3 after the timeout');
+});
