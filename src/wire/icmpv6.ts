@@ -4,6 +4,7 @@
 
 import { computeTransportChecksum, verifyTransportChecksum, type PseudoHeader } from './checksum.js';
 import { badChecksum, malformed, truncated, ParseError } from './error.js';
+import { decodeFloatCode, encodeFloatCode } from './float-code.js';
 import { formatIpv6, type Ipv6Address } from './address.js';
 import { emitNdpOptions, ndpOptionsLength, parseNdpOptions, type NdpOption } from './ndp.js';
 import { writeU16, readU32, writeU32 } from './bytes.js';
@@ -57,16 +58,10 @@ export const NeighborAdvertFlags = { Router: 0x80000000, Solicited: 0x40000000, 
  * standing for (mant | 0x1000) << (exp + 3) milliseconds.
  */
 export function decodeMldMaxResponse(code: number): number {
-  if (code < 0x8000) return code;
-  return ((code & 0x0fff) | 0x1000) * 2 ** (((code >>> 12) & 7) + 3);
+  return decodeFloatCode(code, 12);
 }
 export function encodeMldMaxResponse(ms: number): number {
-  if (ms < 0x8000) return Math.max(0, Math.floor(ms));
-  for (let exp = 7; exp >= 0; exp--) {
-    const mant = Math.floor(ms / 2 ** (exp + 3)) - 0x1000;
-    if (mant >= 0) return 0x8000 | (exp << 12) | Math.min(mant, 0xfff);
-  }
-  return 0x7fff;
+  return encodeFloatCode(ms, 12);
 }
 
 export class Icmpv6Packet {

@@ -4,6 +4,7 @@
 
 import { finishChecksum, sumBytes, verifyChecksum } from './checksum.js';
 import { badChecksum, malformed, truncated, type ParseError } from './error.js';
+import { decodeFloatCode, encodeFloatCode } from './float-code.js';
 import { formatIpv4, readIpv4, writeIpv4, type Ipv4Address } from './address.js';
 
 export const IgmpType = {
@@ -31,18 +32,12 @@ const V3_QUERY_MIN_LEN = 12;
  * for (mant | 0x10) << (exp + 3). Used for Max Resp Code (tenths of a second) and QQIC (seconds).
  */
 export function decodeIgmpFloat(code: number): number {
-  if (code < 128) return code;
-  return ((code & 0x0f) | 0x10) << (((code >>> 4) & 7) + 3);
+  return decodeFloatCode(code, 4);
 }
 
 /** The code whose decoded value is the largest not above `value` (clamped to the range). */
 export function encodeIgmpFloat(value: number): number {
-  if (value < 128) return Math.max(0, Math.floor(value));
-  for (let exp = 7; exp >= 0; exp--) {
-    const mant = Math.floor(value / 2 ** (exp + 3)) - 16;
-    if (mant >= 0) return 0x80 | (exp << 4) | Math.min(mant, 15);
-  }
-  return 127;
+  return encodeFloatCode(value, 4);
 }
 
 export interface IgmpGroupRecord {
