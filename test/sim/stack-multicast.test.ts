@@ -13,8 +13,9 @@ const G = ipv4('239.1.2.3');
 
 function lan(seed: number, n: number) {
   const t = lanOfStacks(seed, n);
-  // The capture sees a frame at every hop (host→switch, switch→each port); keep its first
-  // sighting. Repeated reports differ in their IP identification, so none is lost here.
+  // The capture sees a frame once per host that receives it, so a flooded frame appears
+  // several times; keep its first sighting. Repeated reports differ in their IP
+  // identification, so none is lost here.
   const frames: Array<{ t: number; f: Uint8Array }> = [];
   const seen = new Set<string>();
   t.sim.capture({

@@ -40,7 +40,7 @@ export class Pinger implements SimHost {
     this.received.push({ seq: seqOf(frame), at: now, frame });
   }
   poll(now: number): number {
-    if (this.nic === null) return now + 1; // not attached yet: try again shortly
+    if (this.nic === null) return Infinity; // give it its NIC before running the simulation
     while (this.sent < this.count && now >= this.nextAt) {
       this.nic.transmit(testFrame(this.dst, this.mac, this.sent, this.size));
       this.sent++;
@@ -65,5 +65,32 @@ export class Echoer implements SimHost {
   }
   poll(): number {
     return Infinity;
+  }
+}
+
+/** Records everything it receives (keeping its own copy); sends nothing. */
+export class Sink implements SimHost {
+  frames: Array<{ at: number; frame: Uint8Array }> = [];
+  receive(frame: Uint8Array, now: number): void {
+    this.frames.push({ at: now, frame: frame.slice() });
+  }
+  poll(): number {
+    return Infinity;
+  }
+}
+
+/** Records when it is polled and returns the deadlines it is given, in turn. */
+export class TimerHost implements SimHost {
+  polls: number[] = [];
+  receives: number[] = [];
+  private next = 0;
+  constructor(readonly deadlines: number[]) {}
+  receive(_frame: Uint8Array, now: number): void {
+    this.receives.push(now);
+  }
+  poll(now: number): number {
+    this.polls.push(now);
+    while (this.next < this.deadlines.length && this.deadlines[this.next]! <= now) this.next++;
+    return this.next < this.deadlines.length ? this.deadlines[this.next]! : Infinity;
   }
 }
