@@ -1,15 +1,21 @@
-// ICMPv6 (RFC 4443) with Neighbor Discovery messages (RFC 4861 §4) and Multicast
-// Listener Discovery v1 (RFC 2710 §3) and v2 (RFC 3810 §5). The checksum covers an IPv6
-// pseudo-header (RFC 4443 §2.3, RFC 8200 §8.1).
+// ICMPv6 (RFC 4443) with the Neighbor Discovery messages (RFC 4861 §4; options in ndp.ts)
+// and Multicast Listener Discovery (RFC 2710, RFC 3810; in mld.ts). The checksum covers an
+// IPv6 pseudo-header with next header 58 (RFC 4443 §2.3, RFC 8200 §8.1).
 
 import { computeTransportChecksum, verifyTransportChecksum, type PseudoHeader } from './checksum.js';
-import { badChecksum, malformed, truncated, ParseError } from './error.js';
-import { decodeFloatCode, encodeFloatCode } from './float-code.js';
+import { badChecksum, truncated, ParseError } from './error.js';
 import { formatIpv6, type Ipv6Address } from './address.js';
 import { emitNdpOptions, ndpOptionsLength, parseNdpOptions, type NdpOption } from './ndp.js';
-import { writeU16, readU32, writeU32 } from './bytes.js';
+import { emitMldBody, mldReprLength, parseMld, type MldRepr } from './mld.js';
+import { readU16, readU32, writeU16, writeU32 } from './bytes.js';
+
+export {
+  MldRecordType, decodeMldMaxResponse, encodeMldMaxResponse, decodeMldQqic, encodeMldQqic,
+  type MldAddressRecord, type MldRepr,
+} from './mld.js';
 
 export const IP_PROTO_ICMPV6 = 58;
+/** Type, code, checksum and the 32-bit word every message has (RFC 4443 §2.1). */
 export const ICMPV6_HEADER_LEN = 8;
 
 export const Icmpv6Type = {
@@ -30,6 +36,7 @@ export const Icmpv6Type = {
   MldV2Report: 143,
 } as const;
 
+/** RFC 4443 §3.1. */
 export const Icmpv6UnreachableCode = {
   NoRoute: 0,
   AdminProhibited: 1,
@@ -40,30 +47,25 @@ export const Icmpv6UnreachableCode = {
   RejectRoute: 6,
 } as const;
 
-/** RFC 3810 §5.2.12 record types (same values as IGMPv3). */
-export const MldRecordType = {
-  ModeIsInclude: 1,
-  ModeIsExclude: 2,
-  ChangeToInclude: 3,
-  ChangeToExclude: 4,
-  AllowNewSources: 5,
-  BlockOldSources: 6,
-} as const;
+/** RFC 4443 §3.3. */
+export const Icmpv6TimeExceededCode = { HopLimitExceeded: 0, FragmentReassemblyTimeExceeded: 1 } as const;
 
-/** Neighbor Advertisement flags (RFC 4861 §4.4), in the first 32-bit word. */
+/** RFC 4443 §3.4. */
+export const Icmpv6ParameterProblemCode = { ErroneousHeaderField: 0, UnrecognizedNextHeader: 1, UnrecognizedOption: 2 } as const;
+
+/** Router Advertisement flag byte (RFC 4861 §4.2); the other 6 bits are kept as found. */
+export const RouterAdvertFlags = { Managed: 0x80, Other: 0x40 } as const;
+
+/** Neighbor Advertisement flags (RFC 4861 §4.4), in the 32-bit word after the checksum. */
 export const NeighborAdvertFlags = { Router: 0x80000000, Solicited: 0x40000000, Override: 0x20000000 } as const;
 
-/**
- * RFC 3810 §5.1.3: a Maximum Response Code of 32768 or more is 1|exp(3)|mant(12)
- * standing for (mant | 0x1000) << (exp + 3) milliseconds.
- */
-export function decodeMldMaxResponse(code: number): number {
-  return decodeFloatCode(code, 12);
-}
-export function encodeMldMaxResponse(ms: number): number {
-  return encodeFloatCode(ms, 12);
-}
+/** Length of the fixed part before NDP options (RFC 4861 §4.1-4.5). */
+const RS_LEN = 8;
+const RA_LEN = 16;
+const NEIGHBOR_LEN = 24;
+const REDIRECT_LEN = 40;
 
+/** A zero-copy view of an ICMPv6 message of `length` bytes at `offset`. Reusable via `reset`. */
 export class Icmpv6Packet {
   constructor(
     public bytes: Uint8Array,
@@ -80,16 +82,64 @@ export class Icmpv6Packet {
   set type(v: number) { this.bytes[this.offset] = v; }
   get code(): number { return this.bytes[this.offset + 1]!; }
   set code(v: number) { this.bytes[this.offset + 1] = v; }
-  get checksum(): number { return (this.bytes[this.offset + 2]! << 8) | this.bytes[this.offset + 3]!; }
-  set checksum(v: number) {
-    this.bytes[this.offset + 2] = v >>> 8;
-    this.bytes[this.offset + 3] = v & 0xff;
-  }
+  get checksum(): number { return readU16(this.bytes, this.offset + 2); }
+  set checksum(v: number) { writeU16(this.bytes, this.offset + 2, v); }
+  /** Bytes 4..7: unused, MTU, pointer, identifier+sequence, reserved, flags... as one word. */
+  get rest(): number { return readU32(this.bytes, this.offset + 4); }
+  set rest(v: number) { writeU32(this.bytes, this.offset + 4, v); }
   /** Echo identifier and sequence number (RFC 4443 §4.1). */
-  get identifier(): number { return (this.bytes[this.offset + 4]! << 8) | this.bytes[this.offset + 5]!; }
-  get sequence(): number { return (this.bytes[this.offset + 6]! << 8) | this.bytes[this.offset + 7]!; }
-  /** Offset of the NS/NA/redirect target address. */
+  get identifier(): number { return readU16(this.bytes, this.offset + 4); }
+  set identifier(v: number) { writeU16(this.bytes, this.offset + 4, v); }
+  get sequence(): number { return readU16(this.bytes, this.offset + 6); }
+  set sequence(v: number) { writeU16(this.bytes, this.offset + 6, v); }
+  /** Packet Too Big MTU (RFC 4443 §3.2). */
+  get mtu(): number { return readU32(this.bytes, this.offset + 4); }
+  set mtu(v: number) { writeU32(this.bytes, this.offset + 4, v); }
+  /** Parameter Problem pointer (RFC 4443 §3.4). */
+  get pointer(): number { return readU32(this.bytes, this.offset + 4); }
+  set pointer(v: number) { writeU32(this.bytes, this.offset + 4, v); }
+  /** Offset of the invoking packet in an error message, or of echo data. */
+  get bodyOffset(): number { return this.offset + ICMPV6_HEADER_LEN; }
+  /** Router Advertisement fields (RFC 4861 §4.2). */
+  get curHopLimit(): number { return this.bytes[this.offset + 4]!; }
+  set curHopLimit(v: number) { this.bytes[this.offset + 4] = v; }
+  get routerFlags(): number { return this.bytes[this.offset + 5]!; }
+  set routerFlags(v: number) { this.bytes[this.offset + 5] = v; }
+  get routerLifetime(): number { return readU16(this.bytes, this.offset + 6); }
+  set routerLifetime(v: number) { writeU16(this.bytes, this.offset + 6, v); }
+  get reachableTime(): number { return readU32(this.bytes, this.offset + 8); }
+  set reachableTime(v: number) { writeU32(this.bytes, this.offset + 8, v); }
+  get retransTimer(): number { return readU32(this.bytes, this.offset + 12); }
+  set retransTimer(v: number) { writeU32(this.bytes, this.offset + 12, v); }
+  /** Neighbor Advertisement R/S/O and reserved bits (RFC 4861 §4.4). */
+  get neighborFlags(): number { return readU32(this.bytes, this.offset + 4); }
+  set neighborFlags(v: number) { writeU32(this.bytes, this.offset + 4, v); }
+  /** Offset of the 16-byte target address of NS, NA and Redirect. */
   get targetOffset(): number { return this.offset + 8; }
+  /** Offset of the 16-byte destination address of a Redirect (RFC 4861 §4.5). */
+  get destinationOffset(): number { return this.offset + 24; }
+  /** Offset of the NDP options for types 133..137, or -1 for other types. */
+  get ndpOptionsOffset(): number {
+    switch (this.type) {
+      case Icmpv6Type.RouterSolicitation: return this.offset + RS_LEN;
+      case Icmpv6Type.RouterAdvertisement: return this.offset + RA_LEN;
+      case Icmpv6Type.NeighborSolicitation:
+      case Icmpv6Type.NeighborAdvertisement: return this.offset + NEIGHBOR_LEN;
+      case Icmpv6Type.Redirect: return this.offset + REDIRECT_LEN;
+      default: return -1;
+    }
+  }
+  /** MLD Maximum Response Delay/Code (RFC 2710 §3.4, RFC 3810 §5.1.3). */
+  get maxResponse(): number { return readU16(this.bytes, this.offset + 4); }
+  set maxResponse(v: number) { writeU16(this.bytes, this.offset + 4, v); }
+  /** Offset of the 16-byte MLD multicast address. */
+  get multicastAddressOffset(): number { return this.offset + 8; }
+  copyTarget(out: Uint8Array, at = 0): void {
+    for (let i = 0; i < 16; i++) out[at + i] = this.bytes[this.offset + 8 + i]!;
+  }
+  setTarget(a: Ipv6Address): void { this.bytes.set(a.subarray(0, 16), this.offset + 8); }
+
+  /** The checksum over `length` bytes and the pseudo-header, as if the field were zero. */
   computeChecksum(ph: PseudoHeader): number {
     return computeTransportChecksum(this.bytes, this.offset, this.length, ph, IP_PROTO_ICMPV6, 2);
   }
@@ -101,14 +151,6 @@ export class Icmpv6Packet {
   }
 }
 
-export interface MldAddressRecord {
-  recordType: number;
-  group: Ipv6Address;
-  sources: Ipv6Address[];
-  /** Auxiliary data, kept as found (whole 32-bit words). */
-  auxData: Uint8Array;
-}
-
 interface Common {
   code: number;
   /** As found (parse) or to write (emit); undefined on emit computes it (needs a pseudo-header). */
@@ -116,6 +158,7 @@ interface Common {
 }
 export type Icmpv6Repr =
   | (Common & { kind: 'echoRequest' | 'echoReply'; identifier: number; sequence: number; data: Uint8Array })
+  /** `unused` keeps bytes 4..7 exactly (RFC 4884 puts a length in byte 4). */
   | (Common & { kind: 'destinationUnreachable' | 'timeExceeded'; unused: number; original: Uint8Array })
   | (Common & { kind: 'packetTooBig'; mtu: number; original: Uint8Array })
   | (Common & { kind: 'parameterProblem'; pointer: number; original: Uint8Array })
@@ -123,7 +166,7 @@ export type Icmpv6Repr =
   | (Common & {
       kind: 'routerAdvertisement';
       curHopLimit: number;
-      /** M (0x80), O (0x40) and the rest of the flag byte. */
+      /** M (0x80), O (0x40) and the rest of the flag byte (RFC 4191 preference, ...). */
       flags: number;
       routerLifetime: number;
       reachableTime: number;
@@ -133,129 +176,79 @@ export type Icmpv6Repr =
   | (Common & { kind: 'neighborSolicitation'; reserved: number; target: Ipv6Address; options: NdpOption[] })
   | (Common & { kind: 'neighborAdvertisement'; /** R/S/O and 29 reserved bits */ flags: number; target: Ipv6Address; options: NdpOption[] })
   | (Common & { kind: 'redirect'; reserved: number; target: Ipv6Address; destination: Ipv6Address; options: NdpOption[] })
-  | (Common & { kind: 'mldV1Query' | 'mldV1Report' | 'mldV1Done'; maxResponseDelay: number; reserved: number; group: Ipv6Address })
-  | (Common & {
-      kind: 'mldV2Query';
-      maxResponseCode: number;
-      reserved: number;
-      group: Ipv6Address;
-      /** The 4 reserved bits before S. */
-      reserved2: number;
-      suppressRouterProcessing: boolean;
-      qrv: number;
-      qqic: number;
-      sources: Ipv6Address[];
-      /** Bytes after the source list (ignored by receivers, kept). */
-      extra: Uint8Array;
-    })
-  | (Common & { kind: 'mldV2Report'; reserved: number; records: MldAddressRecord[] })
+  | MldRepr
+  /** Any other type, kept whole so that re-emitting is byte-exact. */
   | (Common & { kind: 'other'; type: number; /** bytes 4..7 */ rest: number; data: Uint8Array });
 
 export interface Icmpv6ParseOptions {
-  /** Verify the checksum against this pseudo-header. */
+  /** Verify the checksum against this pseudo-header (version 6). */
   pseudoHeader?: PseudoHeader;
 }
 
+function fixedPartShort(what: string, need: number, available: number): ParseError {
+  return truncated('icmpv6', `${what} needs ${need} bytes, has ${available}`);
+}
 
+/**
+ * Parses an ICMPv6 message occupying bytes[offset, offset+available) (the IPv6 payload:
+ * ICMPv6 has no length of its own). Invoking packets, echo data and unknown bodies are
+ * zero-copy subarrays; addresses are copies.
+ */
 export function parseIcmpv6(bytes: Uint8Array, offset = 0, available = bytes.length - offset, opts: Icmpv6ParseOptions = {}): Icmpv6Repr | ParseError {
   if (available < ICMPV6_HEADER_LEN) return truncated('icmpv6', `${available} bytes, header needs ${ICMPV6_HEADER_LEN}`);
   const p = new Icmpv6Packet(bytes, offset, available);
   if (opts.pseudoHeader && !p.verifyChecksum(opts.pseudoHeader)) return badChecksum('icmpv6');
   const b = bytes, o = offset, end = offset + available;
-  const code = p.code, checksum = p.checksum;
-  const rest = readU32(b, o + 4);
-  const body = b.subarray(o + 8, end);
-  const need = (n: number, what: string) => (available < n ? truncated('icmpv6', `${what} needs ${n} bytes, has ${available}`) : null);
-  const options = (from: number) => parseNdpOptions(b.subarray(from, end));
-  switch (p.type) {
+  const type = p.type, code = p.code, checksum = p.checksum;
+  const rest = p.rest;
+  switch (type) {
     case Icmpv6Type.EchoRequest:
     case Icmpv6Type.EchoReply:
-      return { kind: p.type === Icmpv6Type.EchoRequest ? 'echoRequest' : 'echoReply', code, checksum, identifier: rest >>> 16, sequence: rest & 0xffff, data: body };
+      return { kind: type === Icmpv6Type.EchoRequest ? 'echoRequest' : 'echoReply', code, checksum, identifier: rest >>> 16, sequence: rest & 0xffff, data: b.subarray(o + 8, end) };
     case Icmpv6Type.DestinationUnreachable:
     case Icmpv6Type.TimeExceeded:
-      return { kind: p.type === Icmpv6Type.TimeExceeded ? 'timeExceeded' : 'destinationUnreachable', code, checksum, unused: rest, original: body };
+      return { kind: type === Icmpv6Type.TimeExceeded ? 'timeExceeded' : 'destinationUnreachable', code, checksum, unused: rest, original: b.subarray(o + 8, end) };
     case Icmpv6Type.PacketTooBig:
-      return { kind: 'packetTooBig', code, checksum, mtu: rest, original: body };
+      return { kind: 'packetTooBig', code, checksum, mtu: rest, original: b.subarray(o + 8, end) };
     case Icmpv6Type.ParameterProblem:
-      return { kind: 'parameterProblem', code, checksum, pointer: rest, original: body };
+      return { kind: 'parameterProblem', code, checksum, pointer: rest, original: b.subarray(o + 8, end) };
     case Icmpv6Type.RouterSolicitation: {
-      const os = options(o + 8);
-      if (os instanceof ParseError) return os;
-      return { kind: 'routerSolicitation', code, checksum, reserved: rest, options: os };
+      const options = parseNdpOptions(b, o + RS_LEN, end - o - RS_LEN);
+      if (options instanceof ParseError) return options;
+      return { kind: 'routerSolicitation', code, checksum, reserved: rest, options };
     }
     case Icmpv6Type.RouterAdvertisement: {
-      const short = need(16, 'router advertisement');
-      if (short) return short;
-      const os = options(o + 16);
-      if (os instanceof ParseError) return os;
+      if (available < RA_LEN) return fixedPartShort('router advertisement', RA_LEN, available);
+      const options = parseNdpOptions(b, o + RA_LEN, end - o - RA_LEN);
+      if (options instanceof ParseError) return options;
       return {
-        kind: 'routerAdvertisement', code, checksum, curHopLimit: b[o + 4]!, flags: b[o + 5]!, routerLifetime: (b[o + 6]! << 8) | b[o + 7]!,
-        reachableTime: readU32(b, o + 8), retransTimer: readU32(b, o + 12), options: os,
+        kind: 'routerAdvertisement', code, checksum, curHopLimit: p.curHopLimit, flags: p.routerFlags, routerLifetime: p.routerLifetime,
+        reachableTime: p.reachableTime, retransTimer: p.retransTimer, options,
       };
     }
     case Icmpv6Type.NeighborSolicitation:
     case Icmpv6Type.NeighborAdvertisement: {
-      const short = need(24, 'neighbor message');
-      if (short) return short;
-      const os = options(o + 24);
-      if (os instanceof ParseError) return os;
+      if (available < NEIGHBOR_LEN) return fixedPartShort(type === Icmpv6Type.NeighborSolicitation ? 'neighbor solicitation' : 'neighbor advertisement', NEIGHBOR_LEN, available);
+      const options = parseNdpOptions(b, o + NEIGHBOR_LEN, end - o - NEIGHBOR_LEN);
+      if (options instanceof ParseError) return options;
       const target = b.slice(o + 8, o + 24);
-      return p.type === Icmpv6Type.NeighborSolicitation
-        ? { kind: 'neighborSolicitation', code, checksum, reserved: rest, target, options: os }
-        : { kind: 'neighborAdvertisement', code, checksum, flags: rest, target, options: os };
+      return type === Icmpv6Type.NeighborSolicitation
+        ? { kind: 'neighborSolicitation', code, checksum, reserved: rest, target, options }
+        : { kind: 'neighborAdvertisement', code, checksum, flags: rest, target, options };
     }
     case Icmpv6Type.Redirect: {
-      const short = need(40, 'redirect');
-      if (short) return short;
-      const os = options(o + 40);
-      if (os instanceof ParseError) return os;
-      return { kind: 'redirect', code, checksum, reserved: rest, target: b.slice(o + 8, o + 24), destination: b.slice(o + 24, o + 40), options: os };
+      if (available < REDIRECT_LEN) return fixedPartShort('redirect', REDIRECT_LEN, available);
+      const options = parseNdpOptions(b, o + REDIRECT_LEN, end - o - REDIRECT_LEN);
+      if (options instanceof ParseError) return options;
+      return { kind: 'redirect', code, checksum, reserved: rest, target: b.slice(o + 8, o + 24), destination: b.slice(o + 24, o + 40), options };
     }
     case Icmpv6Type.MldQuery:
     case Icmpv6Type.MldV1Report:
-    case Icmpv6Type.MldV1Done: {
-      const short = need(24, 'MLD message');
-      if (short) return short;
-      const group = b.slice(o + 8, o + 24);
-      const maxResponseDelay = rest >>> 16, reserved = rest & 0xffff;
-      if (p.type !== Icmpv6Type.MldQuery || available === 24) {
-        const kind = p.type === Icmpv6Type.MldQuery ? 'mldV1Query' : p.type === Icmpv6Type.MldV1Report ? 'mldV1Report' : 'mldV1Done';
-        // RFC 2710 §3: an MLDv1 message is exactly 24 bytes.
-        if (available !== 24) return malformed('icmpv6', `MLDv1 ${kind} of ${available} bytes`);
-        return { kind, code, checksum, maxResponseDelay, reserved, group };
-      }
-      // RFC 3810 §8.1: 24 bytes is MLDv1; at least 28 is MLDv2; anything else is invalid.
-      if (available < 28) return malformed('icmpv6', `MLD query of ${available} bytes`);
-      const n = (b[o + 26]! << 8) | b[o + 27]!;
-      if (28 + 16 * n > available) return truncated('icmpv6', `MLDv2 query lists ${n} sources`);
-      const sources: Ipv6Address[] = [];
-      for (let i = 0; i < n; i++) sources.push(b.slice(o + 28 + 16 * i, o + 44 + 16 * i));
-      return {
-        kind: 'mldV2Query', code, checksum, maxResponseCode: maxResponseDelay, reserved, group,
-        reserved2: b[o + 24]! >>> 4, suppressRouterProcessing: (b[o + 24]! & 0x08) !== 0, qrv: b[o + 24]! & 7, qqic: b[o + 25]!,
-        sources, extra: b.subarray(o + 28 + 16 * n, end),
-      };
-    }
-    case Icmpv6Type.MldV2Report: {
-      const count = rest & 0xffff;
-      const records: MldAddressRecord[] = [];
-      let at = o + 8;
-      for (let r = 0; r < count; r++) {
-        if (at + 20 > end) return truncated('icmpv6', `MLDv2 record ${r} of ${count} truncated`);
-        const auxLen = b[at + 1]! * 4;
-        const ns = (b[at + 2]! << 8) | b[at + 3]!;
-        const recEnd = at + 20 + 16 * ns + auxLen;
-        if (recEnd > end) return truncated('icmpv6', `MLDv2 record ${r} claims ${recEnd - at} bytes`);
-        const sources: Ipv6Address[] = [];
-        for (let i = 0; i < ns; i++) sources.push(b.slice(at + 20 + 16 * i, at + 36 + 16 * i));
-        records.push({ recordType: b[at]!, group: b.slice(at + 4, at + 20), sources, auxData: b.subarray(recEnd - auxLen, recEnd) });
-        at = recEnd;
-      }
-      if (at !== end) return malformed('icmpv6', `${end - at} bytes after the last MLDv2 record`);
-      return { kind: 'mldV2Report', code, checksum, reserved: rest >>> 16, records };
-    }
+    case Icmpv6Type.MldV1Done:
+    case Icmpv6Type.MldV2Report:
+      return parseMld(type, b, o, available, code, checksum);
     default:
-      return { kind: 'other', type: p.type, code, checksum, rest, data: body };
+      return { kind: 'other', type, code, checksum, rest, data: b.subarray(o + 8, end) };
   }
 }
 
@@ -265,45 +258,51 @@ const TYPE_OF = {
   mldV1Query: 130, mldV2Query: 130, mldV1Report: 131, mldV1Done: 132, mldV2Report: 143,
 } as const;
 
+/** The ICMPv6 type a Repr is emitted as. */
+export function icmpv6TypeOf(r: Icmpv6Repr): number {
+  return r.kind === 'other' ? r.type : TYPE_OF[r.kind];
+}
+
 export function icmpv6ReprLength(r: Icmpv6Repr): number {
   switch (r.kind) {
     case 'echoRequest':
     case 'echoReply':
     case 'other':
-      return 8 + r.data.length;
+      return ICMPV6_HEADER_LEN + r.data.length;
     case 'destinationUnreachable':
     case 'timeExceeded':
     case 'packetTooBig':
     case 'parameterProblem':
-      return 8 + r.original.length;
+      return ICMPV6_HEADER_LEN + r.original.length;
     case 'routerSolicitation':
-      return 8 + ndpOptionsLength(r.options);
+      return RS_LEN + ndpOptionsLength(r.options);
     case 'routerAdvertisement':
-      return 16 + ndpOptionsLength(r.options);
+      return RA_LEN + ndpOptionsLength(r.options);
     case 'neighborSolicitation':
     case 'neighborAdvertisement':
-      return 24 + ndpOptionsLength(r.options);
+      return NEIGHBOR_LEN + ndpOptionsLength(r.options);
     case 'redirect':
-      return 40 + ndpOptionsLength(r.options);
-    case 'mldV1Query':
-    case 'mldV1Report':
-    case 'mldV1Done':
-      return 24;
-    case 'mldV2Query':
-      return 28 + 16 * r.sources.length + r.extra.length;
-    case 'mldV2Report': {
-      let n = 8;
-      for (const rec of r.records) n += 20 + 16 * rec.sources.length + rec.auxData.length;
-      return n;
-    }
+      return REDIRECT_LEN + ndpOptionsLength(r.options);
+    default:
+      return mldReprLength(r);
   }
 }
 
-/** Writes the message; the checksum is computed when `repr.checksum` is undefined (then `ph` is required). */
+/** Copies `src` to bytes[at..] unless it is already there (zero-copy emit). */
+function place(src: Uint8Array, bytes: Uint8Array, at: number): void {
+  if (src.length && (src.buffer !== bytes.buffer || src.byteOffset !== bytes.byteOffset + at)) bytes.set(src, at);
+}
+
+/**
+ * Writes the message at `offset`; returns the bytes written. The checksum is written as
+ * given when `repr.checksum` is defined, else computed over `ph`, which is then required
+ * (RFC 4443 §2.3: ICMPv6 always carries one).
+ */
 export function emitIcmpv6(repr: Icmpv6Repr, bytes: Uint8Array, offset = 0, ph?: PseudoHeader): number {
+  if (repr.checksum === undefined && !ph) throw new TypeError('emitIcmpv6: a pseudo-header is needed to compute the checksum');
   const len = icmpv6ReprLength(repr);
   const b = bytes, o = offset;
-  b[o] = repr.kind === 'other' ? repr.type : TYPE_OF[repr.kind];
+  b[o] = icmpv6TypeOf(repr);
   b[o + 1] = repr.code;
   b[o + 2] = 0;
   b[o + 3] = 0;
@@ -312,28 +311,28 @@ export function emitIcmpv6(repr: Icmpv6Repr, bytes: Uint8Array, offset = 0, ph?:
     case 'echoReply':
       writeU16(b, o + 4, repr.identifier);
       writeU16(b, o + 6, repr.sequence);
-      b.set(repr.data, o + 8);
+      place(repr.data, b, o + 8);
       break;
     case 'other':
       writeU32(b, o + 4, repr.rest);
-      b.set(repr.data, o + 8);
+      place(repr.data, b, o + 8);
       break;
     case 'destinationUnreachable':
     case 'timeExceeded':
       writeU32(b, o + 4, repr.unused);
-      b.set(repr.original, o + 8);
+      place(repr.original, b, o + 8);
       break;
     case 'packetTooBig':
       writeU32(b, o + 4, repr.mtu);
-      b.set(repr.original, o + 8);
+      place(repr.original, b, o + 8);
       break;
     case 'parameterProblem':
       writeU32(b, o + 4, repr.pointer);
-      b.set(repr.original, o + 8);
+      place(repr.original, b, o + 8);
       break;
     case 'routerSolicitation':
       writeU32(b, o + 4, repr.reserved);
-      emitNdpOptions(repr.options, b, o + 8);
+      emitNdpOptions(repr.options, b, o + RS_LEN);
       break;
     case 'routerAdvertisement':
       b[o + 4] = repr.curHopLimit;
@@ -341,63 +340,26 @@ export function emitIcmpv6(repr: Icmpv6Repr, bytes: Uint8Array, offset = 0, ph?:
       writeU16(b, o + 6, repr.routerLifetime);
       writeU32(b, o + 8, repr.reachableTime);
       writeU32(b, o + 12, repr.retransTimer);
-      emitNdpOptions(repr.options, b, o + 16);
+      emitNdpOptions(repr.options, b, o + RA_LEN);
       break;
     case 'neighborSolicitation':
     case 'neighborAdvertisement':
       writeU32(b, o + 4, repr.kind === 'neighborSolicitation' ? repr.reserved : repr.flags);
       b.set(repr.target.subarray(0, 16), o + 8);
-      emitNdpOptions(repr.options, b, o + 24);
+      emitNdpOptions(repr.options, b, o + NEIGHBOR_LEN);
       break;
     case 'redirect':
       writeU32(b, o + 4, repr.reserved);
       b.set(repr.target.subarray(0, 16), o + 8);
       b.set(repr.destination.subarray(0, 16), o + 24);
-      emitNdpOptions(repr.options, b, o + 40);
+      emitNdpOptions(repr.options, b, o + REDIRECT_LEN);
       break;
-    case 'mldV1Query':
-    case 'mldV1Report':
-    case 'mldV1Done':
-      writeU16(b, o + 4, repr.maxResponseDelay);
-      writeU16(b, o + 6, repr.reserved);
-      b.set(repr.group.subarray(0, 16), o + 8);
-      break;
-    case 'mldV2Query': {
-      writeU16(b, o + 4, repr.maxResponseCode);
-      writeU16(b, o + 6, repr.reserved);
-      b.set(repr.group.subarray(0, 16), o + 8);
-      b[o + 24] = ((repr.reserved2 & 0x0f) << 4) | (repr.suppressRouterProcessing ? 0x08 : 0) | (repr.qrv & 7);
-      b[o + 25] = repr.qqic;
-      writeU16(b, o + 26, repr.sources.length);
-      repr.sources.forEach((s, i) => b.set(s.subarray(0, 16), o + 28 + 16 * i));
-      b.set(repr.extra, o + 28 + 16 * repr.sources.length);
-      break;
-    }
-    case 'mldV2Report': {
-      writeU16(b, o + 4, repr.reserved);
-      writeU16(b, o + 6, repr.records.length);
-      let at = o + 8;
-      for (const r of repr.records) {
-        if (r.auxData.length % 4 !== 0) throw new RangeError('auxiliary data must be whole 32-bit words');
-        b[at] = r.recordType;
-        b[at + 1] = r.auxData.length / 4;
-        writeU16(b, at + 2, r.sources.length);
-        b.set(r.group.subarray(0, 16), at + 4);
-        at += 20;
-        for (const s of r.sources) {
-          b.set(s.subarray(0, 16), at);
-          at += 16;
-        }
-        b.set(r.auxData, at);
-        at += r.auxData.length;
-      }
-      break;
-    }
+    default:
+      emitMldBody(repr, b, o);
   }
   const p = new Icmpv6Packet(bytes, offset, len);
   if (repr.checksum !== undefined) p.checksum = repr.checksum;
-  else if (ph) p.fillChecksum(ph);
-  else throw new TypeError('emitIcmpv6: a pseudo-header is needed to compute the checksum');
+  else p.fillChecksum(ph!);
   return len;
 }
 
@@ -405,16 +367,38 @@ export function formatIcmpv6(r: Icmpv6Repr): string {
   switch (r.kind) {
     case 'echoRequest':
     case 'echoReply':
-      return `ICMPv6 ${r.kind === 'echoRequest' ? 'echo request' : 'echo reply'} id=${r.identifier} seq=${r.sequence}`;
+      return `ICMPv6 ${r.kind === 'echoRequest' ? 'echo request' : 'echo reply'} id=${r.identifier} seq=${r.sequence} len=${r.data.length}`;
+    case 'destinationUnreachable':
+      return `ICMPv6 destination unreachable code=${r.code} original=${r.original.length}`;
+    case 'timeExceeded':
+      return `ICMPv6 time exceeded code=${r.code} original=${r.original.length}`;
+    case 'packetTooBig':
+      return `ICMPv6 packet too big mtu=${r.mtu} original=${r.original.length}`;
+    case 'parameterProblem':
+      return `ICMPv6 parameter problem code=${r.code} pointer=${r.pointer}`;
+    case 'routerSolicitation':
+      return `ICMPv6 router solicitation options=${r.options.length}`;
+    case 'routerAdvertisement':
+      return `ICMPv6 router advertisement hlim=${r.curHopLimit}${r.flags & RouterAdvertFlags.Managed ? ' M' : ''}${r.flags & RouterAdvertFlags.Other ? ' O' : ''} lifetime=${r.routerLifetime} options=${r.options.length}`;
     case 'neighborSolicitation':
       return `ICMPv6 neighbor solicitation who-has ${formatIpv6(r.target)}`;
-    case 'neighborAdvertisement':
-      return `ICMPv6 neighbor advertisement ${formatIpv6(r.target)}`;
-    case 'packetTooBig':
-      return `ICMPv6 packet too big mtu=${r.mtu}`;
+    case 'neighborAdvertisement': {
+      const f = r.flags;
+      const flags = `${f & NeighborAdvertFlags.Router ? 'R' : ''}${f & NeighborAdvertFlags.Solicited ? 'S' : ''}${f & NeighborAdvertFlags.Override ? 'O' : ''}`;
+      return `ICMPv6 neighbor advertisement ${formatIpv6(r.target)}${flags ? ` [${flags}]` : ''}`;
+    }
+    case 'redirect':
+      return `ICMPv6 redirect ${formatIpv6(r.destination)} via ${formatIpv6(r.target)}`;
+    case 'mldV1Query':
+      return `ICMPv6 MLDv1 query ${formatIpv6(r.group)} mrd=${r.maxResponseDelay}`;
+    case 'mldV1Report':
+    case 'mldV1Done':
+      return `ICMPv6 MLDv1 ${r.kind === 'mldV1Report' ? 'report' : 'done'} ${formatIpv6(r.group)}`;
+    case 'mldV2Query':
+      return `ICMPv6 MLDv2 query ${formatIpv6(r.group)} mrc=${r.maxResponseCode} sources=${r.sources.length}`;
+    case 'mldV2Report':
+      return `ICMPv6 MLDv2 report records=${r.records.length}`;
     case 'other':
-      return `ICMPv6 type=${r.type} code=${r.code}`;
-    default:
-      return `ICMPv6 ${r.kind} code=${r.code}`;
+      return `ICMPv6 type=${r.type} code=${r.code} len=${r.data.length}`;
   }
 }
