@@ -37,8 +37,8 @@ class MemoryWire {
 async function oursRoundTrips(count: number): Promise<{ rate: number; gcs: number }> {
   const wire = new MemoryWire();
   const rng = new SeededRng(42);
-  const a = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 1), rng: rng.fork('a') });
-  const b = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 2), rng: rng.fork('b') });
+  const a = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 1), rng: rng.fork('a'), ipv6: false });
+  const b = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 2), rng: rng.fork('b'), ipv6: false });
   a.addAddress(A, 24);
   b.addAddress(B, 24);
   a.attach(wire.link(() => b));

@@ -5,7 +5,8 @@
 //    (destination unreachable, source quench, time exceeded, parameter problem).
 // Echo replies are not limited. Times are µs.
 
-import type { Ipv4Address } from '../wire/address.js';
+/** A peer: an IPv4 address, or an IPv6 address's key (ipv6Key). */
+type Peer = number | string;
 
 export interface IcmpRateLimits {
   msgsPerSec: number;
@@ -35,7 +36,7 @@ export class IcmpRateLimiter {
   readonly limits: IcmpRateLimits;
   private globalTokens: number;
   private globalLast = -Infinity;
-  private readonly peers = new Map<Ipv4Address, PeerBucket>();
+  private readonly peers = new Map<Peer, PeerBucket>();
   /** Messages suppressed (Linux: IcmpOutRateLimitGlobal + IcmpOutRateLimitHost). */
   limitedGlobal = 0;
   limitedHost = 0;
@@ -46,7 +47,7 @@ export class IcmpRateLimiter {
   }
 
   /** May an ICMP error go to `dst` at `now`? Consumes credit when it may. */
-  allow(dst: Ipv4Address, now: number): boolean {
+  allow(dst: Peer, now: number): boolean {
     const l = this.limits;
     // Global bucket.
     if (this.globalLast !== -Infinity) {
@@ -61,7 +62,7 @@ export class IcmpRateLimiter {
     let p = this.peers.get(dst);
     const cap = l.perPeerBurst * l.perPeerIntervalUs;
     if (p === undefined) {
-      if (this.peers.size >= l.maxPeers) this.peers.delete(this.peers.keys().next().value as Ipv4Address);
+      if (this.peers.size >= l.maxPeers) this.peers.delete(this.peers.keys().next().value as Peer);
       p = new PeerBucket(cap, now);
       this.peers.set(dst, p);
     } else {

@@ -1,27 +1,36 @@
-// Host side of IGMPv3 (RFC 3376 §5) for any-source membership: the interface state per
-// group (a reference count of joins), state-change reports on join and leave, repeated
+// Host side of IGMPv3 (RFC 3376 §5) over the shared membership core (multicast-host.ts):
+// per-socket source filters merged into the interface state, State-Change Reports repeated
 // Robustness Variable times (2) at random intervals up to the Unsolicited Report Interval
-// (1 s, RFC 3376 §8.11), and answers to queries after a random delay up to the Max Resp
-// Time. Hearing an IGMPv1 or v2 query switches the host to that version's messages for
-// the Older Version Querier Present Timeout (RFC 3376 §7.2.1). Source-specific filters
-// arrive with the rest of the multicast work.
+// (1 s, RFC 3376 §8.11), and answers to general, group-specific and group-and-source-
+// specific queries after a random delay up to the Max Resp Time. Hearing an IGMPv1 or v2
+// query switches the host to that version's messages for the Older Version Querier Present
+// Timeout (RFC 3376 §7.2.1), during which source lists are ignored.
 
 import type { SeededRng } from '../rng.js';
 import type { Ipv4Address } from '../wire/address.js';
-import { decodeIgmpFloat, IgmpRecordType, type IgmpGroupRecord } from '../wire/igmp.js';
+import { decodeIgmpFloat, type IgmpGroupRecord } from '../wire/igmp.js';
+import { MulticastHost, packRecords, RecordType, type FilterMode, type FilterState, type MulticastRecord } from './multicast-host.js';
 
 export const ALL_HOSTS = 0xe0000001; // 224.0.0.1
 export const IGMPV3_ROUTERS = 0xe0000016; // 224.0.0.22
+export const ALL_ROUTERS = 0xe0000002; // 224.0.0.2
 const ROBUSTNESS = 2;
-const UNSOLICITED_INTERVAL_US = 1_000_000;
 /** RFC 3376 §8.12: Robustness × Query Interval (125 s) + Query Response Interval (10 s). */
 const OLDER_QUERIER_PRESENT_US = (ROBUSTNESS * 125 + 10) * 1_000_000;
-export const ALL_ROUTERS = 0xe0000002; // 224.0.0.2
+/** The socket id of join()/leave() without one: any-source joins, counted per group. */
+const ANY_SOURCE_JOINS = -1;
 
 /** What the host asks the stack to send. */
 export type IgmpMessage =
   | { version: 3; records: IgmpGroupRecord[] }
   | { version: 1 | 2; kind: 'report' | 'leave'; group: Ipv4Address };
+
+export interface IgmpHostOptions {
+  /** Sources one socket may name for one group (Linux sysctl igmp_max_msf, default 10). */
+  maxSourcesPerSocket?: number;
+  /** Link MTU, bounding each v3 report (RFC 3376 §4.2.16). Default 1500. */
+  mtu?: number;
+}
 
 export function isMulticast(ip: Ipv4Address): boolean {
   return ip >>> 28 === 0xe;
@@ -38,31 +47,36 @@ export function multicastMac(group: Ipv4Address, out: Uint8Array): Uint8Array {
   return out;
 }
 
-class GroupState {
-  refs = 0;
-  /** State-change reports still to send, and when the next one goes. */
-  changesLeft = 0;
-  changeAt = Infinity;
-  changeType: number = IgmpRecordType.ChangeToExclude;
-  /** Pending answer to a query. */
-  reportAt = Infinity;
-  constructor(readonly group: Ipv4Address) {}
-}
+const NO_AUX = new Uint8Array(0);
 
 export class IgmpHost {
-  private readonly groups = new Map<Ipv4Address, GroupState>();
-  /** Groups left whose CHANGE_TO_INCLUDE reports are still being repeated. */
-  private readonly leaving = new Map<Ipv4Address, GroupState>();
+  private readonly core: MulticastHost<Ipv4Address>;
+  /** join()/leave() without a socket id count references per group, as before sockets had filters. */
+  private readonly anySourceJoins = new Map<Ipv4Address, number>();
+  /** Room for group records in one report: MTU − IPv4 header with Router Alert (24) − IGMP header (8). */
+  private readonly reportRoom: number;
   reportsSent = 0;
   /** Compatibility mode (RFC 3376 §7.2.1): 1, 2 or 3, and until when an older mode lasts. */
   private olderVersion: 1 | 2 | 3 = 3;
   private olderUntil = -Infinity;
+  /** The mode the core was last told about. */
+  private mode: 1 | 2 | 3 = 3;
 
   constructor(
-    private readonly rng: SeededRng,
+    rng: SeededRng,
     /** Sends one IGMP message. */
     private readonly send: (msg: IgmpMessage) => void,
-  ) {}
+    opts: IgmpHostOptions = {},
+  ) {
+    this.reportRoom = (opts.mtu ?? 1500) - 24 - 8;
+    this.core = new MulticastHost<Ipv4Address>(rng, (a) => a, (records) => this.emit(records), {
+      robustness: ROBUSTNESS,
+      unsolicitedIntervalUs: 1_000_000,
+      maxSourcesPerSocket: opts.maxSourcesPerSocket ?? 10,
+      // RFC 3376 §5: the all-systems group is never reported.
+      reportable: (g) => g !== ALL_HOSTS,
+    });
+  }
 
   /** The version the host speaks at `now`. */
   version(now: number): 1 | 2 | 3 {
@@ -70,101 +84,122 @@ export class IgmpHost {
   }
 
   isMember(group: Ipv4Address): boolean {
-    return group === ALL_HOSTS || (this.groups.get(group)?.refs ?? 0) > 0;
+    return group === ALL_HOSTS || this.core.isMember(group);
   }
 
   get memberships(): Ipv4Address[] {
-    return [...this.groups.keys()];
+    return this.core.groups();
   }
 
-  join(group: Ipv4Address, now: number): void {
-    let g = this.groups.get(group);
-    if (g === undefined) {
-      g = this.leaving.get(group) ?? new GroupState(group);
-      this.leaving.delete(group);
-      this.groups.set(group, g);
+  /**
+   * An any-source join (EXCLUDE {}). Without `socketId`, joins are counted per group and
+   * the group is left when the count falls to zero.
+   */
+  join(group: Ipv4Address, now: number, socketId?: number): void {
+    this.tick(now);
+    if (socketId !== undefined) return this.core.setFilter(socketId, group, 'exclude', [], now);
+    const n = this.anySourceJoins.get(group) ?? 0;
+    this.anySourceJoins.set(group, n + 1);
+    if (n === 0) this.core.setFilter(ANY_SOURCE_JOINS, group, 'exclude', [], now);
+  }
+
+  leave(group: Ipv4Address, now: number, socketId?: number): void {
+    this.tick(now);
+    if (socketId !== undefined) return this.core.setFilter(socketId, group, 'include', [], now);
+    const n = this.anySourceJoins.get(group) ?? 0;
+    if (n === 0) return;
+    if (n > 1) {
+      this.anySourceJoins.set(group, n - 1);
+      return;
     }
-    if (g.refs++ === 0) this.stateChange(g, IgmpRecordType.ChangeToExclude, now);
+    this.anySourceJoins.delete(group);
+    this.core.setFilter(ANY_SOURCE_JOINS, group, 'include', [], now);
   }
 
-  leave(group: Ipv4Address, now: number): void {
-    const g = this.groups.get(group);
-    if (g === undefined || g.refs === 0) return;
-    if (--g.refs > 0) return;
-    this.groups.delete(group);
-    this.leaving.set(group, g);
-    g.reportAt = Infinity;
-    this.stateChange(g, IgmpRecordType.ChangeToInclude, now);
+  /** RFC 3376 §3.1 IPMulticastListen for one socket; INCLUDE {} leaves. Throws ENOBUFS beyond the source limit. */
+  setFilter(socketId: number, group: Ipv4Address, mode: FilterMode, sources: readonly Ipv4Address[], now: number): void {
+    this.tick(now);
+    this.core.setFilter(socketId, group, mode, sources, now);
+  }
+
+  closeSocket(socketId: number, now: number): void {
+    this.tick(now);
+    this.core.closeSocket(socketId, now);
+  }
+
+  socketFilter(socketId: number, group: Ipv4Address): FilterState<Ipv4Address> | null {
+    return this.core.socketFilter(socketId, group);
+  }
+
+  interfaceState(group: Ipv4Address): FilterState<Ipv4Address> | null {
+    return this.core.interfaceState(group);
+  }
+
+  /** Whether the interface state admits a datagram from `source` to `group`. */
+  accepts(group: Ipv4Address, source: Ipv4Address): boolean {
+    return group === ALL_HOSTS || this.core.accepts(group, source);
+  }
+
+  /** Linux ip_mc_sf_allow(); a socket that has not joined gets `notJoined` (IP_MULTICAST_ALL). */
+  socketAccepts(socketId: number, group: Ipv4Address, source: Ipv4Address, notJoined = false): boolean {
+    return this.core.socketAccepts(socketId, group, source, notJoined);
   }
 
   /**
    * RFC 3376 §5.2: answer a query after a random delay within its Max Resp Time. A v1 or v2
-   * query (its `version`) also sets the compatibility mode.
+   * query (its `version`) also sets the compatibility mode. `group` 0 is a General Query;
+   * `sources` are a v3 query's source list.
    */
-  query(version: 1 | 2 | 3, group: Ipv4Address, maxRespCode: number, now: number): void {
+  query(version: 1 | 2 | 3, group: Ipv4Address, maxRespCode: number, now: number, sources: readonly Ipv4Address[] = []): void {
+    this.tick(now);
     if (version < 3) {
       // The oldest version heard while its timer runs wins.
       this.olderVersion = Math.min(version, this.version(now)) as 1 | 2;
       this.olderUntil = now + OLDER_QUERIER_PRESENT_US;
       // RFC 2236 §4: a v1 query's zero Max Resp Time means 10 s.
       if (version === 1) maxRespCode = 100;
+      this.tick(now);
     }
     const maxUs = Math.max(1, decodeIgmpFloat(maxRespCode)) * 100_000; // tenths of a second
-    const at = now + Math.floor(this.rng.next() * maxUs);
-    for (const g of this.groups.values()) {
-      if (group !== 0 && g.group !== group) continue;
-      if (at < g.reportAt) g.reportAt = at;
-    }
+    this.core.query(group === 0 ? null : group, sources, maxUs, now);
   }
 
   poll(now: number): number {
-    let next = Infinity;
-    const due: IgmpGroupRecord[] = [];
-    if (this.olderUntil !== -Infinity && now >= this.olderUntil) this.olderUntil = -Infinity;
-    if (this.olderUntil !== -Infinity) next = this.olderUntil;
-    for (const map of [this.groups, this.leaving]) {
-      for (const g of map.values()) {
-        if (g.changeAt <= now) {
-          due.push({ recordType: g.changeType, group: g.group, sources: [], auxData: new Uint8Array(0) });
-          g.changesLeft--;
-          // RFC 2236 §3: an IGMPv2 leave is sent once, not repeated like reports.
-          if (map === this.leaving && this.version(now) < 3) g.changesLeft = 0;
-          g.changeAt = g.changesLeft > 0 ? now + Math.floor(this.rng.next() * UNSOLICITED_INTERVAL_US) : Infinity;
-          if (g.changesLeft === 0 && map === this.leaving) this.leaving.delete(g.group);
-        }
-        if (g.reportAt <= now) {
-          // Current-state record: EXCLUDE {} means "any source" (RFC 3376 §4.2.12).
-          due.push({ recordType: IgmpRecordType.ModeIsExclude, group: g.group, sources: [], auxData: new Uint8Array(0) });
-          g.reportAt = Infinity;
-        }
-        next = Math.min(next, g.changeAt, g.reportAt);
-      }
-    }
-    if (due.length) this.emit(due, now);
-    return next;
+    this.tick(now);
+    const next = this.core.poll(now);
+    return this.olderUntil === -Infinity ? next : Math.min(next, this.olderUntil);
   }
 
-  private emit(due: IgmpGroupRecord[], now: number): void {
+  /** Applies a change of compatibility mode; RFC 3376 §7.2.1: pending timers are cancelled. */
+  private tick(now: number): void {
+    if (this.olderUntil !== -Infinity && now >= this.olderUntil) this.olderUntil = -Infinity;
     const v = this.version(now);
+    if (v === this.mode) return;
+    if ((v === 3) !== (this.mode === 3)) this.core.setAnySource(v !== 3);
+    else this.core.cancelPending();
+    this.mode = v;
+  }
+
+  private emit(records: MulticastRecord<Ipv4Address>[]): void {
+    const v = this.mode;
     if (v === 3) {
-      this.reportsSent++;
-      this.send({ version: 3, records: due });
+      for (const batch of packRecords(records, this.reportRoom, 8, 4)) {
+        this.reportsSent++;
+        this.send({ version: 3, records: batch.map((r) => ({ recordType: r.type, group: r.group, sources: r.sources, auxData: NO_AUX })) });
+      }
       return;
     }
-    // RFC 3376 §7.2.1: in v1/v2 mode, state changes become v1/v2 reports and (v2 only) leaves.
-    for (const r of due) {
-      if (r.recordType === IgmpRecordType.ChangeToInclude) {
+    // RFC 3376 §7.2.1: in v1/v2 mode the core reports only joins (TO_EX {}), leaves
+    // (TO_IN {}) and memberships (IS_EX {}); joins and memberships become v1/v2 reports,
+    // leaves v2 leaves (IGMPv1 has none).
+    for (const r of records) {
+      if (r.type === RecordType.ChangeToInclude) {
         if (v === 2) this.send({ version: 2, kind: 'leave', group: r.group });
         continue;
       }
+      if (r.type !== RecordType.ChangeToExclude && r.type !== RecordType.ModeIsExclude) continue;
       this.reportsSent++;
       this.send({ version: v, kind: 'report', group: r.group });
     }
-  }
-
-  private stateChange(g: GroupState, type: number, now: number): void {
-    g.changeType = type;
-    g.changesLeft = ROBUSTNESS;
-    g.changeAt = now; // the first report goes at once
   }
 }

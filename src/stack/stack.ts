@@ -1,47 +1,54 @@
-// The protocol engine, first slice: one Ethernet interface with IPv4 addresses, ARP
-// with Linux's NUD states, on-link and default-gateway routing, and ICMP echo (answering
-// pings, and sending them). Driven only by receive(frame, now) and poll(now); it reads
-// no clock, sets no timer and does no I/O of its own (DESIGN.md, "stack").
+// The protocol engine: interfaces (loopback plus Ethernet ones, each with several IPv4
+// and IPv6 addresses), ARP with Linux's NUD states, routing for both families, IPv4
+// input and output (fragmentation, reassembly, path MTU, ICMP), UDP delivery for IPv4
+// and IPv6 sockets, IGMP; the IPv6 layer (ipv6.ts) and neighbour discovery (ndp.ts) hang
+// off it. Driven only by receive(frame, now) and poll(now); it reads no clock, sets no
+// timer and does no I/O of its own (DESIGN.md, "stack").
 
 import type { Link } from '../link/link.js';
 import type { SeededRng } from '../rng.js';
-import { ArpCache, type NeighborParams } from './arp-cache.js';
-import { RouteTable, prefixMask } from './route-table.js';
+import { NeighborCache, type NeighborParams } from './neighbor-cache.js';
+import { RouteTable, Ipv6RouteTable, prefixMask } from './route-table.js';
 import { Ipv4Reassembler, type ReassemblyLimits } from './reassembly.js';
 import { IcmpRateLimiter, type IcmpRateLimits } from './icmp-rate-limit.js';
-import { ALL_ROUTERS, IgmpHost, IGMPV3_ROUTERS, isMulticast, multicastMac } from './igmp.js';
+import { ALL_HOSTS, ALL_ROUTERS, IgmpHost, IGMPV3_ROUTERS, isMulticast, multicastMac } from './igmp.js';
+import { MldHost } from './mld.js';
+import { NetInterface, type Ipv4InterfaceAddress, type Ipv6InterfaceAddress } from './interface.js';
+import { Ipv6Layer } from './ipv6.js';
 import { emitIgmp, igmpQueryVersion, igmpReprLength, parseIgmp, type IgmpRepr } from '../wire/igmp.js';
-import { ParseError } from '../wire/error.js';
+import { ParseError, ParseErrorKind } from '../wire/error.js';
 import { EthernetFrame, EtherType, ETHERNET_HEADER_LEN } from '../wire/ethernet.js';
 import { ArpOperation, ArpPacket, ARP_LEN, emitArp } from '../wire/arp.js';
 import { Ipv4Packet, IpProtocol, IPV4_MIN_HEADER_LEN, emitIpv4 } from '../wire/ipv4.js';
 import { Icmpv4Packet, Icmpv4Type, ICMPV4_HEADER_LEN, emitIcmpv4 } from '../wire/icmpv4.js';
-import type { Ipv4Address, MacAddress } from '../wire/address.js';
+import type { Ipv4Address, Ipv6Address, MacAddress } from '../wire/address.js';
 import { UdpPacket, UDP_HEADER_LEN, emitUdp } from '../wire/udp.js';
 import { ipv4PseudoHeaderSum, finishChecksum, foldSum, sumBytes, prepareChecksumBuffer } from '../wire/checksum.js';
 import { writeU16 } from '../wire/bytes.js';
-import { UdpSocket, UdpTable, type UdpHost } from './udp.js';
-import { ErrnoError } from '../errno.js';
+import { UdpSocket, UdpTable, type Family, type IpAddress, type UdpHost } from './udp.js';
+import { ErrnoError, type ErrnoName } from '../errno.js';
+import { IPV6_LOOPBACK, ipv6Key, isV4Mapped } from './ipv6-address.js';
 
-const BROADCAST_MAC = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
+export const BROADCAST_MAC = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
 const ZERO_MAC = new Uint8Array(6);
 /** Linux's default TTL (net.ipv4.ip_default_ttl). */
-const DEFAULT_TTL = 64;
+export const DEFAULT_TTL = 64;
 /** RFC 2113 IP Router Alert option, value 0. */
 const ROUTER_ALERT = Uint8Array.of(0x94, 0x04, 0x00, 0x00);
 const NO_OPTIONS = new Uint8Array(0);
 const MAX_REMEMBERED_UNREACHABLE = 64;
 /** Learned path MTUs kept at most (oldest forgotten first), so forged ICMP cannot grow memory. */
-const MAX_PMTU_ENTRIES = 4096;
+export const MAX_PMTU_ENTRIES = 4096;
 /** net.ipv4.route.min_pmtu and mtu_expires. */
 const MIN_PMTU = 552;
-const PMTU_EXPIRES_US = 600_000_000;
+export const PMTU_EXPIRES_US = 600_000_000;
+/** Loopback packets handled per drain, so a loop of local sends cannot spin forever. */
+const LOOPBACK_BUDGET = 4096;
+export const LOOPBACK_IFINDEX = 1;
 
-export interface Ipv4InterfaceAddress {
-  address: Ipv4Address;
-  prefixLength: number;
-}
+export type { Ipv4InterfaceAddress } from './interface.js';
 
+/** Stack-wide per-protocol counters (per-interface ones are on each NetInterface). */
 export interface StackCounters {
   framesIn: number;
   framesOut: number;
@@ -51,6 +58,8 @@ export interface StackCounters {
   droppedMalformed: number;
   droppedNoRoute: number;
   droppedUnresolved: number;
+  droppedMartian: number;
+  droppedTtl: number;
   arpRequestsIn: number;
   arpRepliesOut: number;
   echoRequestsIn: number;
@@ -60,18 +69,34 @@ export interface StackCounters {
   udpNoPort: number;
   udpBadChecksum: number;
   icmpUnreachableOut: number;
+  icmpIn: number;
+  icmpBadChecksum: number;
+  icmp6In: number;
+  icmp6Out: number;
+  icmp6BadChecksum: number;
 }
 
 export interface StackOptions {
-  mac: MacAddress;
+  /** Creates `eth0` (interface 2) with this MAC. */
+  mac?: MacAddress;
   rng: SeededRng;
   neighbor?: Partial<NeighborParams>;
   reassembly?: Partial<ReassemblyLimits>;
   icmpRateLimits?: Partial<IcmpRateLimits>;
+  /** IPv6 on Ethernet interfaces (link-local address, DAD, router solicitation); on by default as in Linux. */
+  ipv6?: boolean;
+}
+
+export interface InterfaceOptions {
+  name?: string;
+  mac: MacAddress;
+  /** Fixed MTU; otherwise the attached link's. */
+  mtu?: number;
+  ipv6?: boolean;
 }
 
 export interface EchoReply {
-  from: Ipv4Address;
+  from: IpAddress;
   identifier: number;
   sequence: number;
   ttl: number;
@@ -79,33 +104,50 @@ export interface EchoReply {
   at: number;
 }
 
+/** Where an IPv4 packet goes: the interface, the next hop and the source address. */
+export class Route4 {
+  iface: NetInterface | null = null;
+  nextHop: Ipv4Address = 0;
+  src: Ipv4Address = 0;
+}
+
 export class Stack implements UdpHost {
-  readonly mac: MacAddress;
-  readonly addresses: Ipv4InterfaceAddress[] = [];
-  /** Gateway and extra on-link routes; connected subnets come from `addresses`. */
+  /** Interfaces by index; index 1 is `lo`. */
+  readonly interfaces: NetInterface[] = [];
+  readonly lo: NetInterface;
+  /** Gateway and extra on-link routes; connected subnets come from interface addresses. */
   readonly routes = new RouteTable();
+  readonly routes6 = new Ipv6RouteTable();
   readonly counters: StackCounters = {
     framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, droppedNotForUs: 0, droppedMalformed: 0, droppedNoRoute: 0, droppedUnresolved: 0,
+    droppedMartian: 0, droppedTtl: 0,
     arpRequestsIn: 0, arpRepliesOut: 0, echoRequestsIn: 0, echoRepliesOut: 0,
-    udpIn: 0, udpOut: 0, udpNoPort: 0, udpBadChecksum: 0, icmpUnreachableOut: 0,
+    udpIn: 0, udpOut: 0, udpNoPort: 0, udpBadChecksum: 0, icmpUnreachableOut: 0, icmpIn: 0, icmpBadChecksum: 0,
+    icmp6In: 0, icmp6Out: 0, icmp6BadChecksum: 0,
   };
   readonly udp: UdpTable;
-  readonly arp: ArpCache;
   readonly reassembly: Ipv4Reassembler;
   readonly icmpLimiter: IcmpRateLimiter;
-  readonly igmp: IgmpHost;
+  readonly ip6: Ipv6Layer;
   /** ICMP time exceeded (reassembly) messages sent. */
   icmpTimeExceededOut = 0;
-  /** Echo replies to our own pings, oldest first. */
+  /** Echo replies to our own pings (both families), oldest first. */
   readonly echoReplies: EchoReply[] = [];
   /** The most recent destinations whose resolution failed (bounded), for sockets to report EHOSTUNREACH. */
-  readonly unreachable: Ipv4Address[] = [];
-  private link: Link | null = null;
-  private readonly broadcastTargets: UdpSocket[] = [];
+  readonly unreachable: IpAddress[] = [];
+  /** @internal */
+  readonly rng: SeededRng;
+  /** @internal */
+  readonly neighborParams: Partial<NeighborParams>;
+  /** @internal */
+  readonly ipv6ByDefault: boolean;
+  /** @internal Sockets reached by one broadcast/multicast datagram (reused). */
+  readonly broadcastTargets: UdpSocket[] = [];
   private readonly mcastMac = new Uint8Array(6);
   /** Learned path MTUs by destination (Linux keeps them in the route's exceptions). */
   private readonly pathMtu = new Map<Ipv4Address, { mtu: number; expires: number }>();
-  private now = 0;
+  /** @internal The time of the current receive/poll/API call. */
+  now = 0;
   private ipId: number;
   private readonly eth = new EthernetFrame(new Uint8Array(0));
   private readonly ip = new Ipv4Packet(new Uint8Array(0));
@@ -115,28 +157,19 @@ export class Stack implements UdpHost {
   /** One transmit frame, reused: the link copies a frame before transmit() returns. */
   private readonly tx = new Uint8Array(ETHERNET_HEADER_LEN + 65535);
   private readonly txIp = new Ipv4Packet(this.tx, ETHERNET_HEADER_LEN);
-  private readonly txRoute = { nextHop: 0, src: 0 };
+  private readonly txRoute = new Route4();
+  /** Frames sent to ourselves, handled after the call that sent them (Linux's lo). */
+  private readonly loopbackQueue: Uint8Array[] = [];
+  private draining = false;
 
   constructor(opts: StackOptions) {
-    this.mac = Uint8Array.from(opts.mac);
+    this.rng = opts.rng;
+    this.neighborParams = opts.neighbor ?? {};
+    this.ipv6ByDefault = opts.ipv6 ?? true;
     this.ipId = opts.rng.int(0, 0xffff);
     prepareChecksumBuffer(this.tx);
     this.udp = new UdpTable(opts.rng.fork('udp-ports'));
     this.icmpLimiter = new IcmpRateLimiter(opts.icmpRateLimits);
-    this.igmp = new IgmpHost(opts.rng.fork('igmp'), (m) => {
-      const empty = new Uint8Array(0);
-      // RFC 3376 §4: v3 reports go to 224.0.0.22; v1/v2 reports to the group itself, v2 leaves
-      // to 224.0.0.2 (RFC 2236 §3). All with TTL 1; v2 and v3 with Router Alert (RFC 2113).
-      const repr: IgmpRepr = m.version === 3
-        ? { kind: 'reportV3', reserved1: 0, reserved2: 0, records: m.records, extra: empty }
-        : m.kind === 'leave'
-          ? { kind: 'leave', maxRespCode: 0, group: m.group, extra: empty }
-          : { kind: m.version === 1 ? 'reportV1' : 'reportV2', maxRespCode: 0, group: m.group, extra: empty };
-      const dst = m.version === 3 ? IGMPV3_ROUTERS : m.kind === 'leave' ? ALL_ROUTERS : m.group;
-      const msg = new Uint8Array(igmpReprLength(repr));
-      emitIgmp(repr, msg);
-      this.sendIpv4(dst, IpProtocol.IGMP, msg, undefined, 1, m.version === 1 ? NO_OPTIONS : ROUTER_ALERT, 0xc0);
-    });
     this.reassembly = new Ipv4Reassembler(opts.reassembly, (src, quoted) => {
       if (!this.icmpLimiter.allow(src, this.now)) return;
       // RFC 792: time exceeded, code 1 (fragment reassembly time exceeded).
@@ -145,91 +178,249 @@ export class Stack implements UdpHost {
       this.icmpTimeExceededOut++;
       this.sendIpv4(src, IpProtocol.ICMP, msg);
     });
-    this.arp = new ArpCache(opts.rng.fork('arp'), {
-      solicit: (ip, unicastTo) => this.sendArp(ArpOperation.Request, unicastTo ?? BROADCAST_MAC, unicastTo ?? ZERO_MAC, ip),
+    this.ip6 = new Ipv6Layer(this, opts.reassembly);
+    this.lo = this.addInterface({ name: 'lo', mac: ZERO_MAC, mtu: 65536, ipv6: false });
+    this.lo.attach({ mtu: 65536, transmit: (f) => this.loopbackQueue.push(f.slice()) });
+    this.lo.ipv4.push({ address: 0x7f000001, prefixLength: 8 });
+    this.ip6.addAddress(this.lo, IPV6_LOOPBACK, 128, { dad: false });
+    if (opts.mac) this.addInterface({ name: 'eth0', mac: opts.mac });
+  }
+
+  /** Adds an interface (`ip link add`); indexes count up from 1 (`lo`). */
+  addInterface(o: InterfaceOptions): NetInterface {
+    const index = this.interfaces.length + 1;
+    const name = o.name ?? `eth${index - 2}`;
+    if (this.interfaces.some((i) => i.name === name)) throw new ErrnoError('EEXIST', 'link add');
+    const rng = this.rng.fork(`if${index}`);
+    let iface!: NetInterface;
+    const arp = new NeighborCache<number>(rng.fork('arp'), {
+      solicit: (ip, unicastTo) => this.sendArp(iface, ArpOperation.Request, unicastTo ?? BROADCAST_MAC, unicastTo ?? ZERO_MAC, ip),
       resolved: (e) => {
-        for (const p of e.queue) this.sendFrame(e.mac, EtherType.IPv4, p);
+        for (const p of e.queue) this.sendFrame(iface, e.mac, EtherType.IPv4, p);
       },
-      failed: (ip, dropped) => {
-        this.counters.droppedUnresolved += dropped;
-        if (this.unreachable.length === MAX_REMEMBERED_UNREACHABLE) this.unreachable.shift();
-        this.unreachable.push(ip);
-      },
-    }, opts.neighbor);
+      failed: (ip, dropped, packets) => this.resolutionFailed(iface, ip, dropped, packets),
+    }, this.neighborParams);
+    const ndp = this.ip6.neighborCache(() => iface, rng.fork('ndp'));
+    const igmp = new IgmpHost(rng.fork('igmp'), (m) => this.sendIgmp(iface, m));
+    const mld = this.ip6.mldHost(() => iface, rng.fork('mld'));
+    iface = new NetInterface(index, name, Uint8Array.from(o.mac), arp, ndp, igmp, mld, this, o.mtu ?? 0);
+    iface.ipv6Enabled = index !== LOOPBACK_IFINDEX && (o.ipv6 ?? this.ipv6ByDefault);
+    this.interfaces.push(iface);
+    if (iface.ipv6Enabled) this.ip6.interfaceUp(iface);
+    return iface;
   }
 
+  /** The interface with this index or name, or null. */
+  interface(which: number | string): NetInterface | null {
+    if (typeof which === 'number') return this.interfaces[which - 1] ?? null;
+    return this.interfaces.find((i) => i.name === which) ?? null;
+  }
+
+  hasInterface(ifindex: number): boolean {
+    return this.interface(ifindex) !== null;
+  }
+
+  /** The first Ethernet interface (`eth0`), for single-interface use. */
+  get primary(): NetInterface {
+    const i = this.interfaces[1];
+    if (i === undefined) throw new Error('the stack has no Ethernet interface; pass `mac` or call addInterface()');
+    return i;
+  }
+  get mac(): MacAddress {
+    return this.primary.mac;
+  }
+  get arp(): NeighborCache<number> {
+    return this.primary.arp;
+  }
+  get igmp(): IgmpHost {
+    return this.primary.igmp;
+  }
+  /** IPv4 addresses of every interface but lo. */
+  get addresses(): Ipv4InterfaceAddress[] {
+    const out: Ipv4InterfaceAddress[] = [];
+    for (const i of this.interfaces) if (!i.isLoopback) out.push(...i.ipv4);
+    return out;
+  }
+
+  /** Attaches a link to eth0. */
   attach(link: Link): void {
-    this.link = link;
+    this.primary.attach(link);
   }
 
-  addAddress(address: Ipv4Address, prefixLength: number): void {
+  /**
+   * `ip addr add`: an IPv4 address (a number) or an IPv6 address (16 bytes) on `iface`
+   * (default eth0). IPv6 addresses start tentative and run duplicate address detection
+   * (RFC 4862 §5.4) unless `dad: false` (Linux's nodad).
+   */
+  addAddress(address: IpAddress, prefixLength: number, iface: NetInterface | string | number = this.primary, opts: { dad?: boolean } = {}): void {
+    const i = this.resolveInterface(iface, 'addr add');
+    if (typeof address !== 'number') {
+      if (address.length !== 16 || !Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > 128) throw new RangeError(`bad IPv6 address or prefix length ${prefixLength}`);
+      this.ip6.addAddress(i, address, prefixLength, opts);
+      return;
+    }
     if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > 32) throw new RangeError(`prefix length ${prefixLength} not in 0..32`);
-    if (!this.addresses.some((a) => a.address === address)) this.addresses.push({ address, prefixLength });
+    if (i.hasIpv4(address)) return;
+    i.ipv4.push({ address, prefixLength });
+    // RFC 5227 §3 / Linux (arp_ifup... arp_send on address add): announce it with a gratuitous ARP.
+    if (!i.isLoopback && i.link !== null) this.sendArp(i, ArpOperation.Request, BROADCAST_MAC, ZERO_MAC, address, address);
   }
 
-  removeAddress(address: Ipv4Address): boolean {
-    const i = this.addresses.findIndex((a) => a.address === address);
-    if (i < 0) return false;
-    this.addresses.splice(i, 1);
-    return true;
+  /**
+   * `ip addr del`. Sockets bound to the address stay bound, as in Linux: IPv4 sends from
+   * them fail with EINVAL, and nothing arrives for the address any more.
+   */
+  removeAddress(address: IpAddress, iface?: NetInterface | string | number): boolean {
+    const list = iface === undefined ? this.interfaces : [this.resolveInterface(iface, 'addr del')];
+    for (const i of list) {
+      if (typeof address !== 'number') {
+        if (this.ip6.removeAddress(i, address)) return true;
+        continue;
+      }
+      const k = i.ipv4.findIndex((a) => a.address === address);
+      if (k >= 0) {
+        i.ipv4.splice(k, 1);
+        return true;
+      }
+    }
+    return false;
   }
 
+  private resolveInterface(iface: NetInterface | string | number, what: string): NetInterface {
+    const i = iface instanceof NetInterface ? iface : this.interface(iface);
+    if (i === null) throw new ErrnoError('ENODEV', what);
+    return i;
+  }
+
+  /** One of our IPv4 addresses, on any interface (Linux's weak host model). */
   isLocal(ip: Ipv4Address): boolean {
-    return this.addresses.some((a) => a.address === ip);
+    for (const i of this.interfaces) if (i.hasIpv4(ip)) return true;
+    return false;
+  }
+  isLocal4(ip: Ipv4Address): boolean {
+    return this.isLocal(ip);
+  }
+  isLocal6(ip: Ipv6Address): boolean {
+    return this.ip6.isLocal(ip, 0);
   }
 
   /** RFC 919/922: limited broadcast, or the directed broadcast of one of our subnets. */
   isBroadcast(ip: Ipv4Address): boolean {
     if (ip === 0xffffffff) return true;
-    return this.addresses.some((a) => a.prefixLength < 31 && (ip | prefixMask(a.prefixLength)) >>> 0 === 0xffffffff && ((ip ^ a.address) & prefixMask(a.prefixLength)) === 0);
+    for (const i of this.interfaces) {
+      for (const a of i.ipv4) {
+        if (a.prefixLength < 31 && (ip | prefixMask(a.prefixLength)) >>> 0 === 0xffffffff && ((ip ^ a.address) & prefixMask(a.prefixLength)) === 0) return true;
+      }
+    }
+    return false;
   }
 
-  /** The connected subnet (longest prefix) holding `ip`, if any. */
-  private connected(ip: Ipv4Address): Ipv4InterfaceAddress | null {
+  /** The connected subnet (longest prefix) holding `ip`, on `ifindex` if not 0; fills out.iface/src. */
+  private connected(ip: Ipv4Address, ifindex: number, out: Route4): boolean {
     let best: Ipv4InterfaceAddress | null = null;
-    for (const a of this.addresses) {
-      if (((ip ^ a.address) & prefixMask(a.prefixLength)) === 0 && (best === null || a.prefixLength > best.prefixLength)) best = a;
+    for (const i of this.interfaces) {
+      if (i.isLoopback || (ifindex !== 0 && i.index !== ifindex)) continue;
+      for (const a of i.ipv4) {
+        if (((ip ^ a.address) & prefixMask(a.prefixLength)) === 0 && (best === null || a.prefixLength > best.prefixLength)) {
+          best = a;
+          out.iface = i;
+          out.src = a.address;
+        }
+      }
     }
-    return best;
+    return best !== null;
+  }
+
+  private connectedPrefix(ip: Ipv4Address, ifindex: number): number {
+    let len = -1;
+    for (const i of this.interfaces) {
+      if (i.isLoopback || (ifindex !== 0 && i.index !== ifindex)) continue;
+      for (const a of i.ipv4) if (((ip ^ a.address) & prefixMask(a.prefixLength)) === 0 && a.prefixLength > len) len = a.prefixLength;
+    }
+    return len;
+  }
+
+  /** The first IPv4 address of an interface, or of any Ethernet interface when ifindex is 0. */
+  private firstAddress(ifindex: number): Ipv4Address | undefined {
+    for (const i of this.interfaces) {
+      if (i.isLoopback || (ifindex !== 0 && i.index !== ifindex)) continue;
+      if (i.ipv4.length) return i.ipv4[0]!.address;
+    }
+    return undefined;
   }
 
   /**
-   * The next hop toward `dst` and the source address to use, or null without a route.
-   * Connected subnets and table routes compete by prefix length, as in Linux's main table.
+   * The next hop toward `dst`, the interface and the source address, or null without a
+   * route. Local addresses go through lo; connected subnets and table routes compete by
+   * prefix length, as in Linux's main table. `ifindex` (not 0) restricts the interface.
    */
-  route(dst: Ipv4Address): { nextHop: Ipv4Address; src: Ipv4Address } | null {
-    const r = { nextHop: 0, src: 0 };
-    return this.routeInto(dst, r) ? r : null;
+  route(dst: Ipv4Address, ifindex = 0): { nextHop: Ipv4Address; src: Ipv4Address; ifindex: number } | null {
+    const r = new Route4();
+    return this.routeInto(dst, r, ifindex) ? { nextHop: r.nextHop, src: r.src, ifindex: r.iface!.index } : null;
   }
 
   /** route() without allocating: fills `out` and returns true, or returns false without a route. */
-  private routeInto(dst: Ipv4Address, out: { nextHop: Ipv4Address; src: Ipv4Address }): boolean {
-    if ((dst === 0xffffffff || isMulticast(dst)) && this.addresses.length) {
+  private routeInto(dst: Ipv4Address, out: Route4, ifindex: number): boolean {
+    if (ifindex === 0 && this.isLocal(dst)) {
+      out.iface = this.lo;
       out.nextHop = dst;
-      out.src = this.addresses[0]!.address;
+      out.src = (dst >>> 24) === 127 ? dst : dst;
       return true;
     }
-    const direct = this.connected(dst);
-    const r = this.routes.lookup(dst);
-    if (direct && (r === null || direct.prefixLength >= r.prefixLength)) {
+    if (dst >>> 24 === 127) {
+      out.iface = this.lo;
       out.nextHop = dst;
-      out.src = direct.address;
+      out.src = 0x7f000001;
       return true;
     }
-    if (r === null) return false;
-    if (r.gateway === null) {
-      const src = r.source ?? this.addresses[0]?.address;
+    if (dst === 0xffffffff || isMulticast(dst)) {
+      // Linux routes these by the table (a default route's device) unless an interface is given.
+      let idx = ifindex;
+      if (idx === 0) {
+        const r = this.routes.lookup(dst);
+        if (r !== null) idx = r.ifindex !== 0 ? r.ifindex : this.ifindexOfGateway(r.gateway);
+      }
+      const src = this.firstAddress(idx);
       if (src === undefined) return false;
+      out.iface = this.interfaceOf4(src);
+      out.nextHop = dst;
+      out.src = src;
+      return true;
+    }
+    const direct = this.connectedPrefix(dst, ifindex);
+    const r = this.routes.lookup(dst);
+    if (direct >= 0 && (r === null || direct >= r.prefixLength || (ifindex !== 0 && r.ifindex !== 0 && r.ifindex !== ifindex))) {
+      this.connected(dst, ifindex, out);
+      out.nextHop = dst;
+      return true;
+    }
+    if (r === null || (ifindex !== 0 && r.ifindex !== 0 && r.ifindex !== ifindex)) return false;
+    if (r.gateway === null) {
+      const idx = r.ifindex || ifindex;
+      const src = r.source ?? this.firstAddress(idx);
+      if (src === undefined) return false;
+      out.iface = idx !== 0 ? this.interface(idx) : this.interfaceOf4(src);
+      if (out.iface === null) return false;
       out.nextHop = dst;
       out.src = src;
       return true;
     }
     // The gateway must be on a connected subnet (Linux: "Nexthop has invalid gateway").
-    const via = this.connected(r.gateway);
-    if (via === null) return false;
+    if (!this.connected(r.gateway, r.ifindex || ifindex, out)) return false;
     out.nextHop = r.gateway;
-    out.src = r.source ?? via.address;
+    if (r.source !== null) out.src = r.source;
     return true;
+  }
+
+  private ifindexOfGateway(gw: Ipv4Address | null): number {
+    if (gw === null) return 0;
+    const r = new Route4();
+    return this.connected(gw, 0, r) ? r.iface!.index : 0;
+  }
+
+  private interfaceOf4(src: Ipv4Address): NetInterface {
+    for (const i of this.interfaces) if (i.hasIpv4(src)) return i;
+    return this.primary;
   }
 
   /** `ip route replace default via GW` (null removes the default route). */
@@ -245,70 +436,175 @@ export class Stack implements UdpHost {
     return this.routes.routes.find((r) => r.prefixLength === 0 && r.metric === 0);
   }
 
+  /** A frame from eth0 (single-interface use). */
   receive(frame: Uint8Array, now: number): void {
+    this.receiveOn(this.primary, frame, now);
+  }
+
+  /** A frame arrived on `iface`. */
+  receiveOn(iface: NetInterface, frame: Uint8Array, now: number): void {
     this.now = now;
+    const c = iface.counters;
     this.counters.framesIn++;
     this.counters.bytesIn += frame.length;
+    c.rxFrames++;
+    c.rxBytes += frame.length;
     if (frame.length < ETHERNET_HEADER_LEN) {
-      this.counters.droppedMalformed++;
+      this.dropMalformed(iface);
       return;
     }
     const eth = this.eth.reset(frame, 0);
-    // Accept frames to our MAC and to broadcast; other multicast joins come with IGMP.
-    if (!sameMac(frame, 0, this.mac) && !sameMac(frame, 0, BROADCAST_MAC) && !this.acceptsMulticastMac(frame)) {
-      this.counters.droppedNotForUs++;
+    // Accept frames to our MAC, broadcast, and multicast MACs (the IP layer checks the group).
+    if (!iface.isLoopback && !sameMac(frame, 0, iface.mac) && !sameMac(frame, 0, BROADCAST_MAC) && (frame[0]! & 1) === 0) {
+      this.dropNotForUs(iface);
       return;
     }
     if (eth.tagCount !== 0) {
-      this.counters.droppedNotForUs++; // no VLAN sub-interfaces yet
+      this.dropNotForUs(iface); // no VLAN sub-interfaces yet
       return;
     }
     const type = eth.etherType;
-    if (type === EtherType.ARP) this.receiveArp(frame, ETHERNET_HEADER_LEN, now);
-    else if (type === EtherType.IPv4) this.receiveIpv4(frame, ETHERNET_HEADER_LEN, now);
-    else this.counters.droppedNotForUs++;
+    if (type === EtherType.IPv4) this.receiveIpv4(iface, frame, ETHERNET_HEADER_LEN, now);
+    else if (type === EtherType.IPv6) this.ip6.receive(iface, frame, ETHERNET_HEADER_LEN, now);
+    else if (type === EtherType.ARP) this.receiveArp(iface, frame, ETHERNET_HEADER_LEN, now);
+    else this.dropNotForUs(iface);
+    if (this.loopbackQueue.length !== 0) this.drainLoopback();
   }
 
-  /** An IPv4 multicast MAC (01:00:5e, RFC 1112 §6.4) is accepted; the IP layer checks the exact group. */
-  private acceptsMulticastMac(frame: Uint8Array): boolean {
-    return frame[0] === 0x01 && frame[1] === 0x00 && frame[2] === 0x5e;
+  /** @internal Drop accounting: one reason per dropped frame, per interface and stack-wide. */
+  dropMalformed(iface: NetInterface): void {
+    iface.counters.dropMalformed++;
+    this.counters.droppedMalformed++;
+  }
+  /** @internal */
+  dropNotForUs(iface: NetInterface): void {
+    iface.counters.dropNotForUs++;
+    this.counters.droppedNotForUs++;
+  }
+  /** @internal */
+  dropMartian(iface: NetInterface): void {
+    iface.counters.dropMartian++;
+    this.counters.droppedMartian++;
+  }
+  /** @internal */
+  dropTtl(iface: NetInterface): void {
+    iface.counters.dropTtl++;
+    this.counters.droppedTtl++;
   }
 
-  joinGroup(group: Ipv4Address): void {
-    this.igmp.join(group, this.now);
+  joinGroup(group: Ipv4Address, ifindex = 0): void {
+    const i = this.interface(ifindex || this.multicastInterface(4, group, undefined));
+    if (i) i.igmp.join(group, this.now);
   }
-  leaveGroup(group: Ipv4Address): void {
-    this.igmp.leave(group, this.now);
+  leaveGroup(group: Ipv4Address, ifindex = 0): void {
+    const i = this.interface(ifindex || this.multicastInterface(4, group, undefined));
+    if (i) i.igmp.leave(group, this.now);
+  }
+
+  /** @internal UdpHost: the interface a membership goes on. */
+  multicastInterface(family: Family, group: IpAddress, hint: number | Ipv4Address | undefined): number {
+    if (hint !== undefined && hint !== 0) {
+      if (family === 4 && hint > 0xffff) {
+        // An interface address (IP_ADD_MEMBERSHIP's imr_interface).
+        for (const i of this.interfaces) if (i.hasIpv4(hint)) return i.index;
+        return 0;
+      }
+      return this.hasInterface(hint) ? hint : 0;
+    }
+    if (family === 4) {
+      const r = this.route(group as number);
+      return r ? r.ifindex : 0;
+    }
+    return this.ip6.defaultMulticastInterface(group as Ipv6Address);
+  }
+
+  /** @internal UdpHost: a socket's filter changed; the interface's membership follows (RFC 3376 §3.2). */
+  setMulticastFilter(family: Family, ifindex: number, group: IpAddress, socketId: number, mode: 'include' | 'exclude', sources: IpAddress[]): void {
+    const i = this.interface(ifindex);
+    if (i === null) return;
+    if (family === 4) i.igmp.setFilter(socketId, group as number, mode, sources as number[], this.now);
+    else i.mld.setFilter(socketId, group as Ipv6Address, mode, sources as Ipv6Address[], this.now);
   }
 
   poll(now: number): number {
     this.now = now;
-    return Math.min(this.arp.poll(now), this.reassembly.poll(now), this.igmp.poll(now));
+    if (this.loopbackQueue.length !== 0) this.drainLoopback();
+    let next = Math.min(this.reassembly.poll(now), this.ip6.poll(now));
+    for (const i of this.interfaces) {
+      if (i.isLoopback) continue;
+      next = Math.min(next, i.arp.poll(now), i.igmp.poll(now));
+    }
+    if (this.loopbackQueue.length !== 0) {
+      this.drainLoopback();
+      next = now;
+    }
+    return next;
   }
 
-  /** A new UDP socket on this stack. */
-  udpSocket(): UdpSocket {
-    return new UdpSocket(this);
+  /** Handles frames sent to ourselves, in order, within a budget. */
+  private drainLoopback(): void {
+    if (this.draining) return;
+    this.draining = true;
+    let budget = LOOPBACK_BUDGET;
+    while (this.loopbackQueue.length !== 0 && budget-- > 0) {
+      const f = this.loopbackQueue.shift()!;
+      this.receiveOn(this.lo, f, this.now);
+    }
+    this.draining = false;
+  }
+
+  /** A new UDP socket on this stack: family 4 (AF_INET) or 6 (AF_INET6, dual-stack unless v6Only). */
+  udpSocket(family: Family = 4): UdpSocket {
+    return new UdpSocket(this, family);
   }
 
   /** The source address for packets to `dst` (RFC 1122 §3.3.4.3), or null without a route. */
   sourceFor(dst: Ipv4Address): Ipv4Address | null {
     return this.route(dst)?.src ?? null;
   }
+  sourceFor4(dst: Ipv4Address, ifindex: number): Ipv4Address | null {
+    return this.route(dst, ifindex)?.src ?? null;
+  }
+  sourceFor6(dst: Ipv6Address, ifindex: number): Ipv6Address | null {
+    return this.ip6.sourceFor(dst, ifindex);
+  }
 
   /** @internal Used by UdpSocket. */
-  sendUdp(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array, from: UdpSocket): boolean {
-    if (!isMulticast(dst) && !this.isBroadcast(dst) && this.sendUdpInPlace(src, srcPort, dst, dstPort, data)) return true;
-    const seg = new Uint8Array(UDP_HEADER_LEN + data.length);
-    emitUdp({ srcPort, dstPort, payload: data }, seg, 0, { version: 4, src, dst });
-    this.counters.udpOut++;
-    if (!isMulticast(dst)) return this.sendIpv4(dst, IpProtocol.UDP, seg, src);
-    // IP_MULTICAST_LOOP: members on this host get a copy, as if it came back from the wire.
-    if (from.multicastLoop && this.igmp.isMember(dst)) {
-      const n = this.udp.lookupAll(dst, dstPort, src, srcPort, this.broadcastTargets);
-      for (let i = 0; i < n; i++) this.broadcastTargets[i]!.deliver(data.slice(), src, srcPort);
+  sendUdp4(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array, from: UdpSocket): boolean {
+    const ifindex = isMulticast(dst) ? from.multicastIfindex || from.boundIfindex : from.boundIfindex;
+    const ttl = isMulticast(dst) ? from.multicastTtl : from.unicastTtl >= 0 ? from.unicastTtl : DEFAULT_TTL;
+    let ok: boolean;
+    if (!isMulticast(dst) && !this.isBroadcast(dst) && this.sendUdpInPlace(src, srcPort, dst, dstPort, data, ifindex, ttl)) ok = true;
+    else {
+      const seg = new Uint8Array(UDP_HEADER_LEN + data.length);
+      emitUdp({ srcPort, dstPort, payload: data }, seg, 0, { version: 4, src, dst });
+      this.counters.udpOut++;
+      if (isMulticast(dst) && from.multicastLoop) this.loopMulticast4(seg, src, dst, ifindex);
+      ok = this.sendIpv4(dst, IpProtocol.UDP, seg, src, ttl, NO_OPTIONS, 0, ifindex);
     }
-    return this.sendIpv4(dst, IpProtocol.UDP, seg, src, from.multicastTtl);
+    if (this.loopbackQueue.length !== 0) this.drainLoopback();
+    return ok;
+  }
+
+  /** @internal */
+  sendUdp6(src: Ipv6Address, srcPort: number, dst: Ipv6Address, dstPort: number, data: Uint8Array, from: UdpSocket, ifindex: number): boolean {
+    const ok = this.ip6.sendUdp(src, srcPort, dst, dstPort, data, from, ifindex);
+    if (this.loopbackQueue.length !== 0) this.drainLoopback();
+    return ok;
+  }
+
+  /**
+   * IP_MULTICAST_LOOP: a copy of a multicast we send goes up our own stack as if it came
+   * back from the wire (Linux's ip_mc_output → dev_loopback_xmit), when the interface is
+   * a member of the group.
+   */
+  private loopMulticast4(seg: Uint8Array, src: Ipv4Address, dst: Ipv4Address, ifindex: number): void {
+    const r = this.txRoute;
+    if (!this.routeInto(dst, r, ifindex) || r.iface === null) return;
+    if (!r.iface.igmp.isMember(dst)) return;
+    const packet = new Uint8Array(IPV4_MIN_HEADER_LEN + seg.length);
+    emitIpv4({ tos: 0, identification: 0, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 1, protocol: IpProtocol.UDP, src, dst, options: NO_OPTIONS, payload: seg }, packet);
+    this.deliverUdp4(r.iface, packet, 0, IPV4_MIN_HEADER_LEN, seg.length, src, dst);
   }
 
   /**
@@ -316,13 +612,15 @@ export class Stack implements UdpHost {
    * headers are written around the payload in one reused frame, no allocation. Returns
    * false (having sent nothing) when the general path must handle it.
    */
-  private sendUdpInPlace(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array): boolean {
+  private sendUdpInPlace(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array, ifindex: number, ttl: number): boolean {
     const r = this.txRoute;
-    if (this.link === null || !this.routeInto(dst, r)) return false;
+    if (!this.routeInto(dst, r, ifindex)) return false;
+    const iface = r.iface!;
+    if (iface.link === null || iface.isLoopback) return false;
     const ulen = UDP_HEADER_LEN + data.length;
     const total = IPV4_MIN_HEADER_LEN + ulen;
-    if (total > this.mtuFor(dst)) return false;
-    const mac = this.arp.lookup(r.nextHop, this.now);
+    if (total > this.mtuFor(dst, this.now, iface)) return false;
+    const mac = iface.arp.lookup(r.nextHop, this.now);
     if (mac === null) return false;
     const tx = this.tx;
     const ipAt = ETHERNET_HEADER_LEN, udpAt = ipAt + IPV4_MIN_HEADER_LEN;
@@ -341,125 +639,200 @@ export class Stack implements UdpHost {
     ip.totalLength = total;
     ip.identification = this.ipId;
     ip.flagsAndOffset = 0x4000; // DF (Linux's IP_PMTUDISC_WANT on a datagram that fits)
-    ip.ttl = DEFAULT_TTL;
+    ip.ttl = ttl;
     ip.protocol = IpProtocol.UDP;
     ip.src = src;
     ip.dst = dst;
     ip.fillChecksum();
     tx.set(mac, 0);
-    tx.set(this.mac, 6);
+    tx.set(iface.mac, 6);
     tx[12] = EtherType.IPv4 >>> 8;
     tx[13] = EtherType.IPv4 & 0xff;
     const len = ETHERNET_HEADER_LEN + total;
     if (len < 60) tx.fill(0, len, 60); // IEEE 802.3 minimum frame
+    const n = Math.max(60, len);
     this.counters.udpOut++;
     this.counters.framesOut++;
-    this.counters.bytesOut += Math.max(60, len);
-    this.link.transmit(tx.subarray(0, Math.max(60, len)));
+    this.counters.bytesOut += n;
+    iface.counters.txFrames++;
+    iface.counters.txBytes += n;
+    iface.link.transmit(tx.subarray(0, n));
     return true;
   }
 
-  /** Sends an ICMP echo request (what `ping` does). Returns false without a route. */
-  ping(dst: Ipv4Address, identifier: number, sequence: number, data: Uint8Array, now: number): boolean {
+  /** Sends an ICMP echo request (what `ping` does), IPv4 or IPv6. Returns false without a route. */
+  ping(dst: IpAddress, identifier: number, sequence: number, data: Uint8Array, now: number, ifindex = 0): boolean {
     this.now = now;
-    const msg = new Uint8Array(ICMPV4_HEADER_LEN + data.length);
-    emitIcmpv4({ kind: 'echoRequest', code: 0, identifier, sequence, data }, msg);
-    return this.sendIpv4(dst, IpProtocol.ICMP, msg);
+    let ok: boolean;
+    if (typeof dst !== 'number') ok = this.ip6.ping(dst, identifier, sequence, data, ifindex);
+    else {
+      const msg = new Uint8Array(ICMPV4_HEADER_LEN + data.length);
+      emitIcmpv4({ kind: 'echoRequest', code: 0, identifier, sequence, data }, msg);
+      ok = this.sendIpv4(dst, IpProtocol.ICMP, msg, undefined, DEFAULT_TTL, NO_OPTIONS, 0, ifindex);
+    }
+    if (this.loopbackQueue.length !== 0) this.drainLoopback();
+    return ok;
   }
 
-  private receiveArp(frame: Uint8Array, at: number, now: number): void {
+  private receiveArp(iface: NetInterface, frame: Uint8Array, at: number, now: number): void {
     if (frame.length - at < ARP_LEN) {
-      this.counters.droppedMalformed++;
+      this.dropMalformed(iface);
       return;
     }
     const a = this.arpView.reset(frame, at);
     if (a.hardwareType !== 1 || a.protocolType !== 0x0800 || a.hardwareLength !== 6 || a.protocolLength !== 4) {
-      this.counters.droppedMalformed++;
+      this.dropMalformed(iface);
       return;
     }
     const senderMac = frame.subarray(at + 8, at + 14);
     const sender = a.senderIp, target = a.targetIp;
-    const forUs = this.isLocal(target);
+    // Linux (arp_process): a sender that is multicast, or our own address answered from
+    // another MAC, is ignored (the latter is an address conflict, RFC 5227 §2.4).
+    if (isMulticast(sender) || sender === 0xffffffff || (senderMac[0]! & 1) !== 0) {
+      this.dropMartian(iface);
+      return;
+    }
+    const forUs = iface.hasIpv4(target);
+    if (iface.hasIpv4(sender)) {
+      this.dropMartian(iface);
+      return;
+    }
     // RFC 826 "merge" step: update an existing entry; create one only if the packet is for us.
-    if (sender !== 0) this.arp.learn(sender, senderMac, now, a.operation === ArpOperation.Reply && forUs, forUs);
+    if (sender !== 0) iface.arp.learn(sender, senderMac, now, a.operation === ArpOperation.Reply && forUs, forUs);
     if (a.operation === ArpOperation.Request && forUs) {
       this.counters.arpRequestsIn++;
       this.counters.arpRepliesOut++;
-      this.sendArp(ArpOperation.Reply, Uint8Array.from(senderMac), Uint8Array.from(senderMac), sender, target);
+      this.sendArp(iface, ArpOperation.Reply, Uint8Array.from(senderMac), Uint8Array.from(senderMac), sender, target);
     }
   }
 
-  private receiveIpv4(frame: Uint8Array, at: number, now: number): void {
+  /**
+   * Linux's martian source check (ip_route_input_slow, fib_validate_source): multicast,
+   * limited broadcast, 0.0.0.0 (except to the limited broadcast, as DHCP does), loopback
+   * from outside, and our own addresses from outside are dropped.
+   */
+  private martianSource4(iface: NetInterface, src: Ipv4Address, dst: Ipv4Address): boolean {
+    if (isMulticast(src) || src === 0xffffffff) return true;
+    if (src === 0) return dst !== 0xffffffff;
+    if (iface.isLoopback) return false;
+    if (src >>> 24 === 127) return true;
+    return this.isLocal(src) || this.isBroadcast(src);
+  }
+
+  private receiveIpv4(iface: NetInterface, frame: Uint8Array, at: number, now: number): void {
     const ip = this.ip.reset(frame, at);
-    if (ip.check(frame.length - at) !== 0) {
-      this.counters.droppedMalformed++;
+    const bad = ip.check(frame.length - at);
+    if (bad !== 0) {
+      if (bad === ParseErrorKind.Checksum) {
+        iface.counters.dropChecksum++;
+        this.counters.droppedMalformed++;
+      } else this.dropMalformed(iface);
       return;
     }
-    const dst = ip.dst;
-    if (!this.isLocal(dst) && !this.isBroadcast(dst) && !(isMulticast(dst) && this.igmp.isMember(dst))) {
-      this.counters.droppedNotForUs++; // no forwarding: we are a host (RFC 1122 §3.3.1)
+    const dst = ip.dst, src = ip.src;
+    const multicast = isMulticast(dst);
+    if (!this.isLocal(dst) && !this.isBroadcast(dst) && !(multicast && iface.igmp.isMember(dst))) {
+      this.dropNotForUs(iface); // no forwarding: we are a host (RFC 1122 §3.3.1)
+      return;
+    }
+    if (this.martianSource4(iface, src, dst)) {
+      this.dropMartian(iface);
+      return;
+    }
+    if (ip.ttl === 0) {
+      this.dropTtl(iface);
+      return;
+    }
+    // RFC 3376 §3.2: the interface's source filter for the group.
+    if (multicast && dst !== ALL_HOSTS && !iface.igmp.accepts(dst, src)) {
+      iface.counters.dropSourceFiltered++;
       return;
     }
     if (ip.isFragment) {
       const hl = ip.headerLength;
-      const whole = this.reassembly.add(ip.src, dst, ip.protocol, ip.identification, ip.fragmentOffsetBytes, ip.moreFragments,
+      const before = this.reassembly.counters.overlaps + this.reassembly.counters.malformed + this.reassembly.counters.evicted;
+      const whole = this.reassembly.add(src, dst, ip.protocol, ip.identification, ip.fragmentOffsetBytes, ip.moreFragments,
         frame.subarray(at + hl, at + ip.totalLength), frame.subarray(at, at + hl + Math.min(8, ip.payloadLength)), now);
-      if (whole !== null) this.receiveIpv4(whole, 0, now);
+      const after = this.reassembly.counters.overlaps + this.reassembly.counters.malformed + this.reassembly.counters.evicted;
+      if (after !== before) iface.counters.dropReassembly++;
+      if (whole !== null) this.receiveIpv4(iface, whole, 0, now);
       return;
     }
-    if (ip.protocol === IpProtocol.ICMP) this.receiveIcmp(frame, ip.payloadOffset, ip.payloadLength, ip.src, dst, ip.ttl, now);
-    else if (ip.protocol === IpProtocol.UDP) this.receiveUdp(frame, at, ip.payloadOffset, ip.payloadLength, ip.src, dst);
-    else if (ip.protocol === IpProtocol.IGMP) this.receiveIgmp(frame, ip.payloadOffset, ip.payloadLength, now);
+    const proto = ip.protocol;
+    if (proto === IpProtocol.UDP) this.receiveUdp(iface, frame, at, ip.payloadOffset, ip.payloadLength, src, dst);
+    else if (proto === IpProtocol.ICMP) this.receiveIcmp(iface, frame, at, ip.payloadOffset, ip.payloadLength, src, dst, ip.ttl, now);
+    else if (proto === IpProtocol.IGMP) this.receiveIgmp(iface, frame, ip.payloadOffset, ip.payloadLength, now);
+    else {
+      iface.counters.dropUnknownProtocol++;
+      // RFC 1122 §3.2.2.1: protocol unreachable, to unicast only.
+      if (this.isLocal(dst)) this.sendIcmpError4(frame, at, src, dst, 'destinationUnreachable', 2);
+    }
   }
 
-  private receiveIgmp(frame: Uint8Array, at: number, len: number, now: number): void {
+  private receiveIgmp(iface: NetInterface, frame: Uint8Array, at: number, len: number, now: number): void {
     const m = parseIgmp(frame, at, len);
     if (m instanceof ParseError) {
-      this.counters.droppedMalformed++;
+      this.dropMalformed(iface);
       return;
     }
     // RFC 3376 §7.1: the query's length and Max Resp Code tell its version.
-    if (m.kind === 'queryV3' || m.kind === 'query') this.igmp.query(igmpQueryVersion(m) as 1 | 2 | 3, m.group, m.maxRespCode, now);
+    if (m.kind === 'queryV3') iface.igmp.query(3, m.group, m.maxRespCode, now, m.sources);
+    else if (m.kind === 'query') iface.igmp.query(igmpQueryVersion(m) as 1 | 2 | 3, m.group, m.maxRespCode, now);
   }
 
-  private receiveUdp(frame: Uint8Array, ipAt: number, at: number, len: number, src: Ipv4Address, dst: Ipv4Address): void {
+  private receiveUdp(iface: NetInterface, frame: Uint8Array, ipAt: number, at: number, len: number, src: Ipv4Address, dst: Ipv4Address): void {
     const u = this.udpView.reset(frame, at);
     if (len < UDP_HEADER_LEN || u.length < UDP_HEADER_LEN || u.length > len) {
-      this.counters.droppedMalformed++;
+      this.dropMalformed(iface);
       return;
     }
     // RFC 768: a zero checksum means none was computed.
     if (u.checksum !== 0 && foldSum(sumBytes(frame, at, u.length, ipv4PseudoHeaderSum(src, dst, IpProtocol.UDP, u.length))) !== 0xffff) {
       this.counters.udpBadChecksum++;
+      iface.counters.dropChecksum++;
       return;
     }
+    this.deliverUdp4(iface, frame, ipAt, at, u.length, src, dst);
+  }
+
+  /** Hands a checked UDP datagram (header at `at`, `ulen` bytes) to its socket(s). */
+  private deliverUdp4(iface: NetInterface, frame: Uint8Array, ipAt: number, at: number, ulen: number, src: Ipv4Address, dst: Ipv4Address): void {
     this.counters.udpIn++;
-    if (this.isBroadcast(dst) || isMulticast(dst)) {
-      // A broadcast or multicast reaches every matching socket, each with its own copy
-      // (Linux's default IP_MULTICAST_ALL: membership is the host's, not the socket's).
-      const n = this.udp.lookupAll(dst, u.dstPort, src, u.srcPort, this.broadcastTargets);
-      if (n === 0) this.counters.udpNoPort++;
-      for (let i = 0; i < n; i++) this.broadcastTargets[i]!.deliver(frame.slice(at + UDP_HEADER_LEN, at + u.length), src, u.srcPort);
+    const sport = (frame[at]! << 8) | frame[at + 1]!, dport = (frame[at + 2]! << 8) | frame[at + 3]!;
+    const plen = ulen - UDP_HEADER_LEN;
+    if (isMulticast(dst) || this.isBroadcast(dst)) {
+      // A broadcast or multicast reaches every matching socket, each with its own copy;
+      // membership is the host's (IP_MULTICAST_ALL), a socket's own filter still applies.
+      const targets = this.broadcastTargets;
+      const n = this.udp.lookupAll4(dst, dport, src, sport, iface.index, targets);
+      let delivered = 0;
+      for (let i = 0; i < n; i++) {
+        const s = targets[i]!;
+        if (isMulticast(dst) && !s.allowsMulticast4(iface.index, dst, src)) continue;
+        s.deliver4(frame, at + UDP_HEADER_LEN, plen, src, sport, iface.index);
+        delivered++;
+      }
+      if (delivered === 0) this.counters.udpNoPort++;
       return;
     }
-    const sock = this.udp.lookup(dst, u.dstPort, src, u.srcPort);
+    const sock = this.udp.lookup4(dst, dport, src, sport, iface.index);
     if (sock === null) {
       this.counters.udpNoPort++;
       // RFC 1122 §3.2.2.1 / §4.1.3.1: port unreachable, never for broadcasts.
-      if (this.isLocal(dst)) this.sendPortUnreachable(frame, ipAt, src, dst);
+      this.sendIcmpError4(frame, ipAt, src, dst, 'destinationUnreachable', 3);
       return;
     }
-    sock.deliver(frame.slice(at + UDP_HEADER_LEN, at + u.length), src, u.srcPort);
+    sock.deliver4(frame, at + UDP_HEADER_LEN, plen, src, sport, iface.index);
   }
 
-  /** ICMP destination unreachable (port) quoting the IP header and the start of its data (RFC 792). */
-  private sendPortUnreachable(frame: Uint8Array, ipAt: number, src: Ipv4Address, dst: Ipv4Address): void {
+  /** An ICMP error about the packet at `ipAt`, quoting its header and the start of its data (RFC 792, RFC 1812 §4.3.2.3). */
+  private sendIcmpError4(frame: Uint8Array, ipAt: number, src: Ipv4Address, dst: Ipv4Address, kind: 'destinationUnreachable', code: number): void {
     if (!this.icmpLimiter.allow(src, this.now)) return;
     const ip = this.ip.reset(frame, ipAt);
-    // Linux quotes as much as fits in 576 bytes (RFC 1812 §4.3.2.3).
+    // Linux quotes as much as fits in 576 bytes.
     const quoted = frame.slice(ipAt, ipAt + Math.min(ip.totalLength, 576 - IPV4_MIN_HEADER_LEN - ICMPV4_HEADER_LEN));
     const msg = new Uint8Array(ICMPV4_HEADER_LEN + quoted.length);
-    emitIcmpv4({ kind: 'destinationUnreachable', code: 3, unused: 0, nextHopMtu: 0, original: quoted }, msg);
+    emitIcmpv4({ kind, code, unused: 0, nextHopMtu: 0, original: quoted }, msg);
     this.counters.icmpUnreachableOut++;
     this.sendIpv4(src, IpProtocol.ICMP, msg, dst);
   }
@@ -473,44 +846,63 @@ export class Stack implements UdpHost {
     if (original.length < IPV4_MIN_HEADER_LEN) return;
     const q = new Ipv4Packet(original);
     if (!this.isLocal(q.src) || mtu === 0) return;
-    const linkMtu = this.link?.mtu ?? 1500;
+    const linkMtu = this.interfaceOf4(q.src).mtu;
     const clamped = Math.max(MIN_PMTU, Math.min(mtu, linkMtu));
     if (clamped >= linkMtu) return;
     if (!this.pathMtu.has(q.dst) && this.pathMtu.size >= MAX_PMTU_ENTRIES) this.pathMtu.delete(this.pathMtu.keys().next().value as Ipv4Address);
     this.pathMtu.set(q.dst, { mtu: clamped, expires: now + PMTU_EXPIRES_US });
   }
 
-  /** The MTU toward `dst`: a learned path MTU while it lasts, else the link's. */
-  mtuFor(dst: Ipv4Address, now = this.now): number {
-    const linkMtu = this.link?.mtu ?? 1500;
+  /** The MTU toward `dst`: a learned path MTU while it lasts, else the outgoing interface's. */
+  mtuFor(dst: Ipv4Address, now = this.now, iface?: NetInterface): number {
+    let linkMtu: number;
+    if (iface !== undefined) linkMtu = iface.mtu;
+    else {
+      const r = new Route4();
+      linkMtu = this.routeInto(dst, r, 0) && r.iface ? r.iface.mtu : 1500;
+    }
+    if (this.pathMtu.size === 0) return linkMtu;
     const p = this.pathMtu.get(dst);
     if (p === undefined) return linkMtu;
     if (p.expires <= now) {
       this.pathMtu.delete(dst);
       return linkMtu;
     }
-    return p.mtu;
+    return Math.min(p.mtu, linkMtu);
   }
 
-  /** An ICMP error quoting one of our UDP datagrams: connected sockets learn of it (Linux: sk_err). */
-  private icmpErrorToUdp(original: Uint8Array, errno: 'ECONNREFUSED'): void {
+  /**
+   * An ICMP error quoting one of our UDP datagrams (Linux's __udp4_lib_err): a hard error
+   * (port or protocol unreachable) reaches a connected socket; with IP_RECVERR every error
+   * reaches the socket, connected or not.
+   */
+  private icmpErrorToUdp(original: Uint8Array, errno: ErrnoName, hard: boolean): void {
     if (original.length < IPV4_MIN_HEADER_LEN + 8) return;
     const q = new Ipv4Packet(original);
     if (q.protocol !== IpProtocol.UDP || q.headerLength > original.length - 8) return;
     const u = new UdpPacket(original, q.headerLength);
-    const sock = this.udp.lookup(q.src, u.srcPort, q.dst, u.dstPort);
-    if (sock && sock.connected && sock.remoteAddress === q.dst && sock.remotePort === u.dstPort) {
+    const sock = this.udp.lookup4(q.src, u.srcPort, q.dst, u.dstPort, 0) ?? this.udp.lookup4(q.src, u.srcPort, q.dst, u.dstPort, this.interfaceOf4(q.src).index);
+    if (sock === null) return;
+    if (sock.recvErr || (hard && sock.connected && sock.remoteFamily === 4 && sock.remote4 === q.dst && sock.remotePort === u.dstPort)) {
       sock.pendingError = new ErrnoError(errno, 'recvfrom');
     }
   }
 
-  private receiveIcmp(frame: Uint8Array, at: number, len: number, src: Ipv4Address, dst: Ipv4Address, ttl: number, now: number): void {
+  private receiveIcmp(iface: NetInterface, frame: Uint8Array, ipAt: number, at: number, len: number, src: Ipv4Address, dst: Ipv4Address, ttl: number, now: number): void {
     const icmp = this.icmp.reset(frame, at, len);
-    if (len < ICMPV4_HEADER_LEN || !icmp.verifyChecksum()) {
-      this.counters.droppedMalformed++;
+    if (len < ICMPV4_HEADER_LEN) {
+      this.dropMalformed(iface);
       return;
     }
-    if (icmp.type === Icmpv4Type.EchoRequest) {
+    if (!icmp.verifyChecksum()) {
+      this.counters.icmpBadChecksum++;
+      this.counters.droppedMalformed++;
+      iface.counters.dropChecksum++;
+      return;
+    }
+    this.counters.icmpIn++;
+    const type = icmp.type;
+    if (type === Icmpv4Type.EchoRequest) {
       this.counters.echoRequestsIn++;
       // RFC 1122 §3.2.2.6: reply with the same data; Linux ignores broadcast pings by default
       // (net.ipv4.icmp_echo_ignore_broadcasts = 1).
@@ -522,28 +914,37 @@ export class Stack implements UdpHost {
       new Icmpv4Packet(reply).fillChecksum();
       this.counters.echoRepliesOut++;
       this.sendIpv4(src, IpProtocol.ICMP, reply, dst);
-    } else if (icmp.type === Icmpv4Type.DestinationUnreachable) {
-      // Linux (__udp4_lib_err, icmp_err_convert): without IP_RECVERR only hard errors reach a
-      // connected socket; port unreachable is hard (ECONNREFUSED), net/host unreachable soft.
-      if (icmp.code === 3) this.icmpErrorToUdp(frame.subarray(at + 8, at + len), 'ECONNREFUSED');
-      else if (icmp.code === 4) this.learnPathMtu(frame.subarray(at + 8, at + len), icmp.nextHopMtu, now);
-    } else if (icmp.type === Icmpv4Type.EchoReply) {
+    } else if (type === Icmpv4Type.DestinationUnreachable) {
+      const original = frame.subarray(at + 8, at + len);
+      // Linux's icmp_err_convert: protocol and port unreachable are hard errors; net/host soft.
+      const code = icmp.code;
+      if (code === 4) this.learnPathMtu(original, icmp.nextHopMtu, now);
+      else if (code === 3) this.icmpErrorToUdp(original, 'ECONNREFUSED', true);
+      else if (code === 2) this.icmpErrorToUdp(original, 'ENOPROTOOPT', true);
+      else if (code === 0 || code === 6) this.icmpErrorToUdp(original, 'ENETUNREACH', false);
+      else if (code === 1 || code === 7) this.icmpErrorToUdp(original, 'EHOSTUNREACH', false);
+      else if (code === 9 || code === 10 || code === 13) this.icmpErrorToUdp(original, 'EACCES', true);
+    } else if (type === Icmpv4Type.TimeExceeded) {
+      this.icmpErrorToUdp(frame.subarray(at + 8, at + len), 'EHOSTUNREACH', false);
+    } else if (type === Icmpv4Type.EchoReply) {
       this.echoReplies.push({ from: src, identifier: icmp.identifier, sequence: icmp.sequence, ttl, data: frame.slice(at + 8, at + len), at: now });
     }
+    void ipAt;
   }
 
   /** Builds an IPv4 packet and hands it to ARP resolution. */
-  private sendIpv4(dst: Ipv4Address, protocol: number, payload: Uint8Array, srcHint?: Ipv4Address, ttl = DEFAULT_TTL, options = NO_OPTIONS, tos = 0): boolean {
-    const r = this.route(dst);
-    if (r === null) {
+  private sendIpv4(dst: Ipv4Address, protocol: number, payload: Uint8Array, srcHint?: Ipv4Address, ttl = DEFAULT_TTL, options = NO_OPTIONS, tos = 0, ifindex = 0): boolean {
+    const r = new Route4();
+    if (!this.routeInto(dst, r, ifindex)) {
       this.counters.droppedNoRoute++;
       return false;
     }
+    const iface = r.iface!;
     this.ipId = (this.ipId + 1) & 0xffff;
-    const mtu = this.mtuFor(dst);
+    const mtu = this.mtuFor(dst, this.now, iface);
     const src = srcHint ?? r.src;
     if (IPV4_MIN_HEADER_LEN + options.length + payload.length <= mtu) {
-      this.sendPacket(r.nextHop, dst, this.buildIpv4(protocol, src, dst, payload, true, false, 0, ttl, options, tos));
+      this.sendPacket(iface, r.nextHop, dst, this.buildIpv4(protocol, src, dst, payload, true, false, 0, ttl, options, tos));
       return true;
     }
     // RFC 791 §3.2: fragments carry multiples of 8 bytes; DF is clear on locally fragmented
@@ -552,7 +953,7 @@ export class Stack implements UdpHost {
     for (let off = 0; off < payload.length; off += chunk) {
       const piece = payload.subarray(off, Math.min(payload.length, off + chunk));
       const more = off + piece.length < payload.length;
-      this.sendPacket(r.nextHop, dst, this.buildIpv4(protocol, src, dst, piece, false, more, off / 8, ttl, NO_OPTIONS, tos));
+      this.sendPacket(iface, r.nextHop, dst, this.buildIpv4(protocol, src, dst, piece, false, more, off / 8, ttl, NO_OPTIONS, tos));
     }
     return true;
   }
@@ -567,40 +968,89 @@ export class Stack implements UdpHost {
     return packet;
   }
 
-  private sendPacket(nextHop: Ipv4Address, dst: Ipv4Address, packet: Uint8Array): void {
+  private sendPacket(iface: NetInterface, nextHop: Ipv4Address, dst: Ipv4Address, packet: Uint8Array): void {
+    if (iface.isLoopback) {
+      this.sendFrame(iface, ZERO_MAC, EtherType.IPv4, packet);
+      return;
+    }
     if (isMulticast(dst)) {
-      this.sendFrame(multicastMac(dst, this.mcastMac), EtherType.IPv4, packet);
+      this.sendFrame(iface, multicastMac(dst, this.mcastMac), EtherType.IPv4, packet);
       return;
     }
     // RFC 1122 §3.3.6: broadcasts go to the link broadcast address, never through ARP.
     if (this.isBroadcast(dst)) {
-      this.sendFrame(BROADCAST_MAC, EtherType.IPv4, packet);
+      this.sendFrame(iface, BROADCAST_MAC, EtherType.IPv4, packet);
       return;
     }
-    const mac = this.arp.resolve(nextHop, packet, this.now);
-    if (mac !== null) this.sendFrame(mac, EtherType.IPv4, packet);
+    const mac = iface.arp.resolve(nextHop, packet, this.now);
+    if (mac !== null) this.sendFrame(iface, mac, EtherType.IPv4, packet);
   }
 
-  private sendArp(op: number, ethDst: MacAddress, targetMac: MacAddress, targetIp: Ipv4Address, senderIp?: Ipv4Address): void {
-    const src = senderIp ?? this.route(targetIp)?.src ?? this.addresses[0]?.address;
+  private sendIgmp(iface: NetInterface, m: Parameters<ConstructorParameters<typeof IgmpHost>[1]>[0]): void {
+    const empty = new Uint8Array(0);
+    // RFC 3376 §4: v3 reports go to 224.0.0.22; v1/v2 reports to the group itself, v2 leaves
+    // to 224.0.0.2 (RFC 2236 §3). All with TTL 1; v2 and v3 with Router Alert (RFC 2113).
+    const repr: IgmpRepr = m.version === 3
+      ? { kind: 'reportV3', reserved1: 0, reserved2: 0, records: m.records, extra: empty }
+      : m.kind === 'leave'
+        ? { kind: 'leave', maxRespCode: 0, group: m.group, extra: empty }
+        : { kind: m.version === 1 ? 'reportV1' : 'reportV2', maxRespCode: 0, group: m.group, extra: empty };
+    const dst = m.version === 3 ? IGMPV3_ROUTERS : m.kind === 'leave' ? ALL_ROUTERS : m.group;
+    const msg = new Uint8Array(igmpReprLength(repr));
+    emitIgmp(repr, msg);
+    const src = iface.ipv4[0]?.address ?? 0; // RFC 3376 §4.2.13: 0.0.0.0 allowed without an address
+    this.sendFrame(iface, multicastMac(dst, this.mcastMac), EtherType.IPv4,
+      this.buildNextId(IpProtocol.IGMP, src, dst, msg, 1, m.version === 1 ? NO_OPTIONS : ROUTER_ALERT, 0xc0));
+  }
+
+  private buildNextId(protocol: number, src: Ipv4Address, dst: Ipv4Address, payload: Uint8Array, ttl: number, options: Uint8Array, tos: number): Uint8Array {
+    this.ipId = (this.ipId + 1) & 0xffff;
+    return this.buildIpv4(protocol, src, dst, payload, true, false, 0, ttl, options, tos);
+  }
+
+  /**
+   * Neighbour resolution failed: the queued packets are dropped, and (Linux's
+   * arp_error_report → ICMP host unreachable to ourselves) their sockets learn of it.
+   */
+  private resolutionFailed(iface: NetInterface, ip: Ipv4Address, dropped: number, packets: readonly Uint8Array[]): void {
+    this.counters.droppedUnresolved += dropped;
+    iface.counters.txDropUnresolved += dropped;
+    this.rememberUnreachable(ip);
+    for (const p of packets) this.icmpErrorToUdp(p, 'EHOSTUNREACH', false);
+  }
+
+  /** @internal */
+  rememberUnreachable(ip: IpAddress): void {
+    if (this.unreachable.length === MAX_REMEMBERED_UNREACHABLE) this.unreachable.shift();
+    this.unreachable.push(ip);
+  }
+
+  private sendArp(iface: NetInterface, op: number, ethDst: MacAddress, targetMac: MacAddress, targetIp: Ipv4Address, senderIp?: Ipv4Address): void {
+    const src = senderIp ?? this.route(targetIp, iface.index)?.src ?? iface.ipv4[0]?.address;
     if (src === undefined) return;
     const body = new Uint8Array(ARP_LEN);
-    emitArp({ operation: op, senderMac: this.mac, senderIp: src, targetMac, targetIp }, body);
-    this.sendFrame(ethDst, EtherType.ARP, body);
+    emitArp({ operation: op, senderMac: iface.mac, senderIp: src, targetMac, targetIp }, body);
+    this.sendFrame(iface, ethDst, EtherType.ARP, body);
   }
 
-  private sendFrame(dst: MacAddress, etherType: number, payload: Uint8Array): void {
-    if (this.link === null) return;
+  /** @internal Frames a packet and hands it to the interface's link. */
+  sendFrame(iface: NetInterface, dst: MacAddress, etherType: number, payload: Uint8Array): void {
+    if (iface.link === null) {
+      iface.counters.txDropNoLink++;
+      return;
+    }
     // Ethernet's 60-byte minimum (IEEE 802.3 §4.2.3.3): pad short frames with zeros.
     const frame = new Uint8Array(Math.max(60, ETHERNET_HEADER_LEN + payload.length));
     frame.set(dst.subarray(0, 6), 0);
-    frame.set(this.mac, 6);
+    frame.set(iface.mac, 6);
     frame[12] = etherType >>> 8;
     frame[13] = etherType & 0xff;
     frame.set(payload, ETHERNET_HEADER_LEN);
     this.counters.framesOut++;
     this.counters.bytesOut += frame.length;
-    this.link.transmit(frame);
+    iface.counters.txFrames++;
+    iface.counters.txBytes += frame.length;
+    iface.link.transmit(frame);
   }
 }
 
@@ -608,3 +1058,5 @@ function sameMac(frame: Uint8Array, at: number, mac: Uint8Array): boolean {
   for (let i = 0; i < 6; i++) if (frame[at + i] !== mac[i]) return false;
   return true;
 }
+
+export { ipv6Key, isV4Mapped };

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { SimNetwork, type LinkParams, type SimNic } from '../../src/link/sim/network.js';
 import { Stack } from '../../src/stack/stack.js';
-import { NudState } from '../../src/stack/arp-cache.js';
+import { NudState } from '../../src/stack/neighbor-cache.js';
 import { SeededRng } from '../../src/rng.js';
 import { ipv4 } from '../../src/wire/address.js';
 import { EtherType } from '../../src/wire/ethernet.js';
@@ -21,8 +21,8 @@ function linkOf(nic: SimNic) {
 function pair(seed: number, params: Partial<LinkParams> = {}) {
   const sim = new SimNetwork(seed);
   const rng = sim.rng.fork('stacks');
-  const a = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 1), rng: rng.fork('a') });
-  const b = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 2), rng: rng.fork('b') });
+  const a = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 1), rng: rng.fork('a'), ipv6: false });
+  const b = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 2), rng: rng.fork('b'), ipv6: false });
   a.addAddress(A, 24);
   b.addAddress(B, 24);
   const na = sim.addHost('a', a);
@@ -111,16 +111,16 @@ simTest('stack: NUD goes REACHABLE → STALE → DELAY → PROBE (unicast) → R
 });
 
 test('stack: routes by longest prefix, then default gateway; no route is counted', () => {
-  const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 9), rng: new SeededRng(1) });
+  const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 9), rng: new SeededRng(1), ipv6: false });
   s.addAddress(ipv4('198.18.0.1'), 16);
   s.addAddress(ipv4('198.18.5.1'), 24);
-  assert.deepEqual(s.route(ipv4('198.18.5.7')), { nextHop: ipv4('198.18.5.7'), src: ipv4('198.18.5.1') });
-  assert.deepEqual(s.route(ipv4('198.18.9.7')), { nextHop: ipv4('198.18.9.7'), src: ipv4('198.18.0.1') });
+  assert.deepEqual(s.route(ipv4('198.18.5.7')), { nextHop: ipv4('198.18.5.7'), src: ipv4('198.18.5.1'), ifindex: 2 });
+  assert.deepEqual(s.route(ipv4('198.18.9.7')), { nextHop: ipv4('198.18.9.7'), src: ipv4('198.18.0.1'), ifindex: 2 });
   assert.equal(s.route(ipv4('198.19.0.1')), null);
   assert.equal(s.ping(ipv4('198.19.0.1'), 1, 1, new Uint8Array(0), 0), false);
   assert.equal(s.counters.droppedNoRoute, 1);
   s.defaultGateway = ipv4('198.18.0.254');
-  assert.deepEqual(s.route(ipv4('198.19.0.1')), { nextHop: ipv4('198.18.0.254'), src: ipv4('198.18.0.1') });
+  assert.deepEqual(s.route(ipv4('198.19.0.1')), { nextHop: ipv4('198.18.0.254'), src: ipv4('198.18.0.1'), ifindex: 2 });
   assert.throws(() => s.addAddress(ipv4('198.18.0.2'), 33), RangeError);
 });
 
@@ -137,7 +137,7 @@ simTest('stack: broadcast pings are ignored (icmp_echo_ignore_broadcasts) and fo
 });
 
 test('stack: arbitrary frames are dropped and counted, never thrown', () => {
-  const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 2), rng: new SeededRng(7) });
+  const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 2), rng: new SeededRng(7), ipv6: false });
   s.addAddress(B, 24);
   const sent: Uint8Array[] = [];
   s.attach({ mtu: 1500, transmit: (f) => sent.push(f) });

@@ -26,7 +26,7 @@ simTest('KI-13 a route replaced at runtime moves an existing UDP flow to the new
   const sw = sim.addSwitch('sw');
   const rng = sim.rng.fork('stacks');
   const mk = (n: number, addr: string) => {
-    const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, n), rng: rng.fork(addr) });
+    const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, n), rng: rng.fork(addr), ipv6: false });
     s.addAddress(ipv4(addr), 24);
     const nic = sim.addHost(addr, s);
     s.attach({ mtu: 1500, transmit: (f) => nic.transmit(f) });
@@ -75,11 +75,11 @@ test('routes: longest prefix, then metric; connected subnets compete by prefix; 
   t.add({ prefix: ipv4('198.20.1.77'), prefixLength: 16 });
   assert.equal(t.lookup(ipv4('198.20.200.1'))?.prefix, ipv4('198.20.0.0'));
 
-  const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 9), rng: new SeededRng(5) });
+  const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 9), rng: new SeededRng(5), ipv6: false });
   s.addAddress(ipv4('198.18.0.10'), 24);
   s.routes.add({ prefix: ipv4('198.18.0.128'), prefixLength: 25, gateway: ipv4('198.18.0.1') });
-  assert.deepEqual(s.route(ipv4('198.18.0.200')), { nextHop: ipv4('198.18.0.1'), src: ipv4('198.18.0.10') }, 'a /25 beats the connected /24');
-  assert.deepEqual(s.route(ipv4('198.18.0.20')), { nextHop: ipv4('198.18.0.20'), src: ipv4('198.18.0.10') });
+  assert.deepEqual(s.route(ipv4('198.18.0.200')), { nextHop: ipv4('198.18.0.1'), src: ipv4('198.18.0.10'), ifindex: 2 }, 'a /25 beats the connected /24');
+  assert.deepEqual(s.route(ipv4('198.18.0.20')), { nextHop: ipv4('198.18.0.20'), src: ipv4('198.18.0.10'), ifindex: 2 });
   s.routes.add({ prefix: ipv4('198.21.0.0'), prefixLength: 16, gateway: ipv4('198.99.0.1') });
   assert.equal(s.route(ipv4('198.21.0.5')), null, 'a gateway off every connected subnet is no route');
   s.defaultGateway = ipv4('198.18.0.1');

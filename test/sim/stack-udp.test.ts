@@ -64,7 +64,7 @@ simTest('udp: a closed port answers with ICMP port unreachable; a connected sock
 });
 
 test('udp: bind errors are Linux errno values', () => {
-  const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 1), rng: new SeededRng(3) });
+  const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 1), rng: new SeededRng(3), ipv6: false });
   s.addAddress(A, 24);
   const x = s.udpSocket();
   x.bind(A, 7000);
@@ -181,7 +181,7 @@ simTest('udp: the in-place send path builds the same valid frames as the general
 });
 
 test('udp: SO_REUSEADDR and SO_REUSEPORT bind rules are Linux\'s', () => {
-  const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 1), rng: new SeededRng(11) });
+  const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 1), rng: new SeededRng(11), ipv6: false });
   s.addAddress(A, 24);
   const mk = (addr: boolean, port: boolean) => {
     const u = s.udpSocket();

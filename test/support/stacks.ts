@@ -10,8 +10,13 @@ export interface TestHost {
   nic: SimNic;
 }
 
-function host(sim: SimNetwork, i: number): TestHost {
-  const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, i + 1), rng: sim.rng.fork(`stack${i}`) });
+export interface TopologyOptions {
+  /** IPv6 on the hosts' interfaces (link-local, DAD, RS, MLD); off by default so IPv4 tests see only IPv4 and ARP. */
+  ipv6?: boolean;
+}
+
+function host(sim: SimNetwork, i: number, o: TopologyOptions = {}): TestHost {
+  const s = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, i + 1), rng: sim.rng.fork(`stack${i}`), ipv6: o.ipv6 ?? false });
   s.addAddress(ipv4(`198.18.0.${i + 1}`), 24);
   const nic = sim.addHost(`h${i}`, s);
   s.attach({ mtu: 1500, transmit: (f) => nic.transmit(f) });
@@ -27,20 +32,20 @@ function settler(sim: SimNetwork, hosts: TestHost[]) {
 }
 
 /** Two stacks, a (198.18.0.1) and b (198.18.0.2), joined by one link. */
-export function twoStacks(seed: number, params: Partial<LinkParams> = {}) {
+export function twoStacks(seed: number, params: Partial<LinkParams> = {}, o: TopologyOptions = {}) {
   const sim = new SimNetwork(seed);
-  const ha = host(sim, 0);
-  const hb = host(sim, 1);
+  const ha = host(sim, 0, o);
+  const hb = host(sim, 1, o);
   const link: SimLink = sim.connect(ha.nic, hb.nic, { delayUs: 20, ...params });
   return { sim, a: ha.s, b: hb.s, na: ha.nic, nb: hb.nic, link, settle: settler(sim, [ha, hb]) };
 }
 
 /** `n` stacks on one learning switch. */
-export function lanOfStacks(seed: number, n: number, params: Partial<LinkParams> = {}) {
+export function lanOfStacks(seed: number, n: number, params: Partial<LinkParams> = {}, o: TopologyOptions = {}) {
   const sim = new SimNetwork(seed);
   const sw = sim.addSwitch('sw');
   const hosts = Array.from({ length: n }, (_, i) => {
-    const h = host(sim, i);
+    const h = host(sim, i, o);
     sim.connect(h.nic, sw.port(), { delayUs: 10, ...params });
     return h;
   });

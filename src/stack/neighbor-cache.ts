@@ -1,10 +1,12 @@
-// IPv4 neighbour cache (ARP, RFC 826) with Linux's NUD states (net/core/neighbour.c):
+// Neighbour cache for ARP (RFC 826) and NDP (RFC 4861 §7.3) with Linux's NUD states (net/core/neighbour.c):
 // INCOMPLETE while resolving (broadcast requests, packets queued), REACHABLE after a
 // reply, STALE once reachable_time passes, DELAY when a STALE entry is used, PROBE
 // (unicast requests) when DELAY expires, FAILED when probes go unanswered.
 // Pure state: time comes in as `now` (µs); the cache emits requests through a callback.
+// Keys are protocol addresses in a form usable as a Map key: the IPv4 address as a number,
+// an IPv6 address as its string form (see ipv6Key).
 
-import type { Ipv4Address, MacAddress } from '../wire/address.js';
+import type { MacAddress } from '../wire/address.js';
 import type { SeededRng } from '../rng.js';
 
 export const NudState = {
@@ -46,7 +48,7 @@ export const LINUX_NEIGHBOR_DEFAULTS: Readonly<NeighborParams> = Object.freeze({
   maxEntries: 1024,
 });
 
-export class NeighborEntry {
+export class NeighborEntry<K = number> {
   state: NudState = NudState.Incomplete;
   mac: MacAddress = new Uint8Array(6);
   /** Requests sent in the current INCOMPLETE or PROBE phase. */
@@ -55,20 +57,22 @@ export class NeighborEntry {
   timerAt = Infinity;
   /** Frames waiting for resolution, each an IPv4 packet without its Ethernet header. */
   readonly queue: Uint8Array[] = [];
-  constructor(readonly ip: Ipv4Address) {}
+  /** NDP: the neighbour said it is a router (the NA's R flag, RFC 4861 §7.2.5). */
+  isRouter = false;
+  constructor(readonly ip: K) {}
 }
 
-export interface NeighborEvents {
+export interface NeighborEvents<K = number> {
   /** Send an ARP request for `ip`; `unicastTo` set in PROBE (RFC 1122 §2.3.2.1), else broadcast. */
-  solicit(ip: Ipv4Address, unicastTo: MacAddress | null): void;
+  solicit(ip: K, unicastTo: MacAddress | null): void;
   /** Resolution succeeded: send what was queued. */
-  resolved(entry: NeighborEntry): void;
+  resolved(entry: NeighborEntry<K>): void;
   /** Resolution failed: the queued packets are dropped (sockets see EHOSTUNREACH). */
-  failed(ip: Ipv4Address, dropped: number): void;
+  failed(ip: K, dropped: number, packets: readonly Uint8Array[]): void;
 }
 
-export class ArpCache {
-  readonly entries = new Map<Ipv4Address, NeighborEntry>();
+export class NeighborCache<K = number> {
+  readonly entries = new Map<K, NeighborEntry<K>>();
   readonly params: NeighborParams;
   /** Counters, for stats. */
   droppedQueueFull = 0;
@@ -76,7 +80,7 @@ export class ArpCache {
 
   constructor(
     private readonly rng: SeededRng,
-    private readonly events: NeighborEvents,
+    private readonly events: NeighborEvents<K>,
     params: Partial<NeighborParams> = {},
   ) {
     this.params = { ...LINUX_NEIGHBOR_DEFAULTS, ...params };
@@ -88,8 +92,8 @@ export class ArpCache {
   }
 
   /** Adds a static entry that never expires (`ip neigh add … nud permanent`). */
-  addStatic(ip: Ipv4Address, mac: MacAddress): void {
-    const e = this.entries.get(ip) ?? new NeighborEntry(ip);
+  addStatic(ip: K, mac: MacAddress): void {
+    const e = this.entries.get(ip) ?? new NeighborEntry<K>(ip);
     e.state = NudState.Permanent;
     e.mac = Uint8Array.from(mac);
     e.timerAt = Infinity;
@@ -101,7 +105,7 @@ export class ArpCache {
    * The MAC for `ip` if a packet can go now, without queueing anything (the hot path);
    * null when `resolve` must be called to queue the packet and start resolution.
    */
-  lookup(ip: Ipv4Address, now: number): MacAddress | null {
+  lookup(ip: K, now: number): MacAddress | null {
     const e = this.entries.get(ip);
     if (e === undefined || e.state === NudState.Incomplete || e.state === NudState.Failed) return null;
     if (e.state === NudState.Stale) {
@@ -115,16 +119,16 @@ export class ArpCache {
    * Looks up the MAC for `ip` to send `packet`. Returns the MAC when the packet can go now;
    * otherwise queues it (starting resolution if needed) and returns null.
    */
-  resolve(ip: Ipv4Address, packet: Uint8Array, now: number): MacAddress | null {
+  resolve(ip: K, packet: Uint8Array, now: number): MacAddress | null {
     let e = this.entries.get(ip);
     if (e === undefined || e.state === NudState.Failed) {
       if (e === undefined) {
         if (this.entries.size >= this.params.maxEntries && !this.evictOne()) {
           this.droppedTableFull++;
-          this.events.failed(ip, 1);
+          this.events.failed(ip, 1, [packet]);
           return null;
         }
-        e = new NeighborEntry(ip);
+        e = new NeighborEntry<K>(ip);
         this.entries.set(ip, e);
       }
       e.state = NudState.Incomplete;
@@ -149,11 +153,14 @@ export class ArpCache {
   }
 
   /**
-   * An ARP packet arrived from `ip` at `mac`. `solicited`: it was a reply to us, which
-   * confirms reachability; a request or gratuitous packet only says where the sender is.
-   * `create`: make an entry if none exists (Linux does for requests aimed at us).
+   * A packet told us where `ip` is. `solicited`: it answered our request (an ARP reply to
+   * us, an NA with S set), which confirms reachability; otherwise it only says where the
+   * sender is. `create`: make an entry if none exists (Linux does for requests aimed at us
+   * and for NS/RA with a source link-layer option). `override` (RFC 4861 §7.2.5, the NA's
+   * O flag; ARP always overrides): when clear, a different MAC does not replace a known
+   * one — a REACHABLE entry only becomes STALE.
    */
-  learn(ip: Ipv4Address, mac: MacAddress, now: number, solicited: boolean, create: boolean): void {
+  learn(ip: K, mac: MacAddress, now: number, solicited: boolean, create: boolean, override = true): void {
     let e = this.entries.get(ip);
     if (e === undefined) {
       if (!create) return;
@@ -161,12 +168,19 @@ export class ArpCache {
         this.droppedTableFull++;
         return;
       }
-      e = new NeighborEntry(ip);
+      e = new NeighborEntry<K>(ip);
       this.entries.set(ip, e);
     }
     if (e.state === NudState.Permanent) return;
     const changed = !sameMac(e.mac, mac);
     const wasUnresolved = e.state === NudState.Incomplete || e.state === NudState.Failed;
+    if (!override && changed && !wasUnresolved) {
+      if (e.state === NudState.Reachable) {
+        e.state = NudState.Stale;
+        e.timerAt = Infinity;
+      }
+      return;
+    }
     if (changed || wasUnresolved) e.mac = Uint8Array.from(mac);
     if (solicited) {
       e.state = NudState.Reachable;
@@ -179,6 +193,25 @@ export class ArpCache {
     if (e.queue.length) this.flush(e);
   }
 
+  /**
+   * Upper-layer confirmation of reachability (RFC 4861 §7.3.1, Linux's neigh_confirm),
+   * e.g. TCP acknowledging new data: the entry becomes REACHABLE without a probe.
+   */
+  confirm(ip: K, now: number): void {
+    const e = this.entries.get(ip);
+    if (e === undefined || e.state === NudState.Permanent || e.state === NudState.Incomplete || e.state === NudState.Failed) return;
+    e.state = NudState.Reachable;
+    e.timerAt = now + this.reachableTime();
+  }
+
+  /** `ip neigh del`; queued packets are dropped. */
+  remove(ip: K): boolean {
+    const e = this.entries.get(ip);
+    if (e === undefined) return false;
+    e.queue.length = 0;
+    return this.entries.delete(ip);
+  }
+
   /** Runs the timers due at `now`; returns the next deadline. */
   poll(now: number): number {
     let next = Infinity;
@@ -189,7 +222,7 @@ export class ArpCache {
     return next;
   }
 
-  private expire(e: NeighborEntry, now: number): void {
+  private expire(e: NeighborEntry<K>, now: number): void {
     const p = this.params;
     switch (e.state) {
       case NudState.Incomplete:
@@ -221,16 +254,15 @@ export class ArpCache {
     }
   }
 
-  private fail(e: NeighborEntry): void {
-    const dropped = e.queue.length;
-    e.queue.length = 0;
+  private fail(e: NeighborEntry<K>): void {
+    const packets = e.queue.splice(0);
     e.state = NudState.Failed;
     e.timerAt = Infinity;
     this.entries.delete(e.ip);
-    this.events.failed(e.ip, dropped);
+    this.events.failed(e.ip, packets.length, packets);
   }
 
-  private enqueue(e: NeighborEntry, packet: Uint8Array): void {
+  private enqueue(e: NeighborEntry<K>, packet: Uint8Array): void {
     if (e.queue.length >= this.params.queueLength) {
       e.queue.shift(); // Linux drops the oldest (__neigh_event_send)
       this.droppedQueueFull++;
@@ -238,7 +270,7 @@ export class ArpCache {
     e.queue.push(packet.slice());
   }
 
-  private flush(e: NeighborEntry): void {
+  private flush(e: NeighborEntry<K>): void {
     this.events.resolved(e);
     e.queue.length = 0;
   }
