@@ -11,9 +11,9 @@ import type { Ipv4Address } from '../wire/address.js';
 import { decodeIgmpFloat, type IgmpGroupRecord } from '../wire/igmp.js';
 import { MulticastHost, packRecords, RecordType, type FilterMode, type FilterState, type MulticastRecord } from './multicast-host.js';
 
-export const ALL_HOSTS = 0xe0000001; // 224.0.0.1
-export const IGMPV3_ROUTERS = 0xe0000016; // 224.0.0.22
-export const ALL_ROUTERS = 0xe0000002; // 224.0.0.2
+export const ALL_HOSTS = 0xe0000001 | 0; // 224.0.0.1
+export const IGMPV3_ROUTERS = 0xe0000016 | 0; // 224.0.0.22
+export const ALL_ROUTERS = 0xe0000002 | 0; // 224.0.0.2
 const ROBUSTNESS = 2;
 /** RFC 3376 §8.12: Robustness × Query Interval (125 s) + Query Response Interval (10 s). */
 const OLDER_QUERIER_PRESENT_US = (ROBUSTNESS * 125 + 10) * 1_000_000;

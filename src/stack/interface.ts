@@ -138,7 +138,8 @@ export class NetInterface {
   }
 
   hasIpv4(ip: Ipv4Address): boolean {
-    for (const a of this.ipv4) if (a.address === ip) return true;
+    const list = this.ipv4;
+    for (let k = 0; k < list.length; k++) if (list[k]!.address === ip) return true;
     return false;
   }
 

@@ -69,7 +69,7 @@ export function v4MappedAddress(ip: Ipv4Address, out: Uint8Array = new Uint8Arra
 }
 
 export function v4FromMapped(a: Uint8Array, at = 0): Ipv4Address {
-  return ((a[at + 12]! << 24) | (a[at + 13]! << 16) | (a[at + 14]! << 8) | a[at + 15]!) >>> 0;
+  return (a[at + 12]! << 24) | (a[at + 13]! << 16) | (a[at + 14]! << 8) | a[at + 15]!;
 }
 
 /** ff02::1:ffXX:XXXX with the low 24 bits of `a` (RFC 4291 §2.7.1). */

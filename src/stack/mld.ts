@@ -9,6 +9,7 @@
 import type { SeededRng } from '../rng.js';
 import type { Ipv6Address } from '../wire/address.js';
 import type { MldAddressRecord } from '../wire/mld.js';
+import { isUnspecified6 as isUnspecified, multicastMac6, multicastScope6 as multicastScope } from './ipv6-address.js';
 import { MulticastHost, packRecords, RecordType, type FilterMode, type FilterState, type MulticastRecord } from './multicast-host.js';
 
 const ROBUSTNESS = 2;
@@ -19,12 +20,8 @@ const ANY_SOURCE_JOINS = -1;
 /** IPv6 header (40) + Hop-by-Hop with Router Alert (8) + MLDv2 report header (8). */
 const REPORT_OVERHEAD = 40 + 8 + 8;
 
-/** ff02::1, all nodes on the link. */
-export const ALL_NODES = Uint8Array.of(0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
-/** ff02::16, where MLDv2 reports go (RFC 3810 §5.2.14). */
-export const ALL_MLDV2_ROUTERS = Uint8Array.of(0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x16);
-/** ff02::2, where MLDv1 dones go (RFC 2710 §3). */
-export const ALL_ROUTERS6 = Uint8Array.of(0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2);
+export { ALL_NODES, MLDV2_ROUTERS as ALL_MLDV2_ROUTERS, ALL_ROUTERS_V6 as ALL_ROUTERS6 } from './ipv6-address.js';
+export { isMulticast6 as isIpv6Multicast, multicastScope6 as multicastScope, solicitedNode as solicitedNodeMulticast } from './ipv6-address.js';
 
 /** What the host asks the stack to send. */
 export type MldMessage =
@@ -38,37 +35,9 @@ export interface MldHostOptions {
   mtu?: number;
 }
 
-export function isIpv6Multicast(a: Uint8Array): boolean {
-  return a[0] === 0xff;
-}
-
-/** RFC 4291 §2.7: the scope field, the low 4 bits of the second byte (1 interface-local, 2 link-local, …). */
-export function multicastScope(a: Uint8Array): number {
-  return a[1]! & 0x0f;
-}
-
-/** RFC 4291 §2.7.1: ff02::1:ff00:0/104 followed by the low 24 bits of `addr`. */
-export function solicitedNodeMulticast(addr: Uint8Array): Uint8Array {
-  const out = new Uint8Array(16);
-  out[0] = 0xff;
-  out[1] = 0x02;
-  out[11] = 0x01;
-  out[12] = 0xff;
-  out[13] = addr[13]!;
-  out[14] = addr[14]!;
-  out[15] = addr[15]!;
-  return out;
-}
-
 /** RFC 2464 §7: 33:33 followed by the low 32 bits of the group. */
 export function ipv6MulticastMac(group: Uint8Array, out: Uint8Array): Uint8Array {
-  out[0] = 0x33;
-  out[1] = 0x33;
-  out[2] = group[12]!;
-  out[3] = group[13]!;
-  out[4] = group[14]!;
-  out[5] = group[15]!;
-  return out;
+  return multicastMac6(group, out);
 }
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
@@ -86,10 +55,6 @@ function isAllNodes(a: Uint8Array): boolean {
   return true;
 }
 
-function isUnspecified(a: Uint8Array): boolean {
-  for (let i = 0; i < 16; i++) if (a[i] !== 0) return false;
-  return true;
-}
 
 /**
  * RFC 3810 §6: no MLD messages for scope 0 (reserved) or 1 (interface-local), nor for the

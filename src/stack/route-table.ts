@@ -21,7 +21,7 @@ export interface Ipv4Route {
 }
 
 export function prefixMask(len: number): number {
-  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  return len === 0 ? 0 : -1 << (32 - len);
 }
 
 export class RouteTable {
@@ -44,14 +44,16 @@ export class RouteTable {
 
   /** `ip route del`: ESRCH when there is no such route, as Linux. */
   remove(prefix: Ipv4Address, prefixLength: number, metric = 0): void {
-    const i = this.find((prefix & prefixMask(prefixLength)) >>> 0, prefixLength, metric);
+    const i = this.find(prefix & prefixMask(prefixLength), prefixLength, metric);
     if (i < 0) throw new ErrnoError('ESRCH', 'route del');
     this.routes.splice(i, 1);
   }
 
   lookup(dst: Ipv4Address): Ipv4Route | null {
     let best: Ipv4Route | null = null;
-    for (const r of this.routes) {
+    const list = this.routes;
+    for (let k = 0; k < list.length; k++) {
+      const r = list[k]!;
       if (((dst ^ r.prefix) & prefixMask(r.prefixLength)) !== 0) continue;
       if (best === null || r.prefixLength > best.prefixLength || (r.prefixLength === best.prefixLength && r.metric < best.metric)) best = r;
     }
@@ -67,7 +69,7 @@ function normalize(route: Partial<Ipv4Route> & Pick<Ipv4Route, 'prefix' | 'prefi
   const { prefixLength } = route;
   if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > 32) throw new ErrnoError('EINVAL', 'route');
   return {
-    prefix: (route.prefix & prefixMask(prefixLength)) >>> 0,
+    prefix: route.prefix & prefixMask(prefixLength),
     prefixLength,
     gateway: route.gateway ?? null,
     metric: route.metric ?? 0,

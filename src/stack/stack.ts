@@ -21,7 +21,7 @@ import { EthernetFrame, EtherType, ETHERNET_HEADER_LEN } from '../wire/ethernet.
 import { ArpOperation, ArpPacket, ARP_LEN, emitArp } from '../wire/arp.js';
 import { Ipv4Packet, IpProtocol, IPV4_MIN_HEADER_LEN, emitIpv4 } from '../wire/ipv4.js';
 import { Icmpv4Packet, Icmpv4Type, ICMPV4_HEADER_LEN, emitIcmpv4 } from '../wire/icmpv4.js';
-import type { Ipv4Address, Ipv6Address, MacAddress } from '../wire/address.js';
+import { IPV4_BROADCAST, type Ipv4Address, type Ipv6Address, type MacAddress } from '../wire/address.js';
 import { UdpPacket, UDP_HEADER_LEN, emitUdp } from '../wire/udp.js';
 import { ipv4PseudoHeaderSum, finishChecksum, foldSum, sumBytes, prepareChecksumBuffer } from '../wire/checksum.js';
 import { writeU16 } from '../wire/bytes.js';
@@ -158,6 +158,9 @@ export class Stack implements UdpHost {
   private readonly tx = new Uint8Array(ETHERNET_HEADER_LEN + 65535);
   private readonly txIp = new Ipv4Packet(this.tx, ETHERNET_HEADER_LEN);
   private readonly txRoute = new Route4();
+  private readonly srcRoute = new Route4();
+  /** Views of `tx` by frame length, made once each, so handing a frame to the link allocates nothing. */
+  private readonly txViews: (Uint8Array | undefined)[] = [];
   /** Frames sent to ourselves, handled after the call that sent them (Linux's lo). */
   private readonly loopbackQueue: Uint8Array[] = [];
   private draining = false;
@@ -181,7 +184,7 @@ export class Stack implements UdpHost {
     this.ip6 = new Ipv6Layer(this, opts.reassembly);
     this.lo = this.addInterface({ name: 'lo', mac: ZERO_MAC, mtu: 65536, ipv6: false });
     this.lo.attach({ mtu: 65536, transmit: (f) => this.loopbackQueue.push(f.slice()) });
-    this.lo.ipv4.push({ address: 0x7f000001, prefixLength: 8 });
+    this.lo.ipv4.push({ address: 0x7f000001, prefixLength: 8 }); // 127.0.0.1/8
     this.ip6.addAddress(this.lo, IPV6_LOOPBACK, 128, { dad: false });
     if (opts.mac) this.addInterface({ name: 'eth0', mac: opts.mac });
   }
@@ -294,7 +297,8 @@ export class Stack implements UdpHost {
 
   /** One of our IPv4 addresses, on any interface (Linux's weak host model). */
   isLocal(ip: Ipv4Address): boolean {
-    for (const i of this.interfaces) if (i.hasIpv4(ip)) return true;
+    const list = this.interfaces;
+    for (let k = 0; k < list.length; k++) if (list[k]!.hasIpv4(ip)) return true;
     return false;
   }
   isLocal4(ip: Ipv4Address): boolean {
@@ -306,10 +310,13 @@ export class Stack implements UdpHost {
 
   /** RFC 919/922: limited broadcast, or the directed broadcast of one of our subnets. */
   isBroadcast(ip: Ipv4Address): boolean {
-    if (ip === 0xffffffff) return true;
-    for (const i of this.interfaces) {
-      for (const a of i.ipv4) {
-        if (a.prefixLength < 31 && (ip | prefixMask(a.prefixLength)) >>> 0 === 0xffffffff && ((ip ^ a.address) & prefixMask(a.prefixLength)) === 0) return true;
+    if (ip === IPV4_BROADCAST) return true;
+    const list = this.interfaces;
+    for (let k = 0; k < list.length; k++) {
+      const addrs = list[k]!.ipv4;
+      for (let j = 0; j < addrs.length; j++) {
+        const a = addrs[j]!;
+        if (a.prefixLength < 31 && (ip | prefixMask(a.prefixLength)) === -1 && ((ip ^ a.address) & prefixMask(a.prefixLength)) === 0) return true;
       }
     }
     return false;
@@ -318,9 +325,12 @@ export class Stack implements UdpHost {
   /** The connected subnet (longest prefix) holding `ip`, on `ifindex` if not 0; fills out.iface/src. */
   private connected(ip: Ipv4Address, ifindex: number, out: Route4): boolean {
     let best: Ipv4InterfaceAddress | null = null;
-    for (const i of this.interfaces) {
+    const list = this.interfaces;
+    for (let k = 0; k < list.length; k++) {
+      const i = list[k]!;
       if (i.isLoopback || (ifindex !== 0 && i.index !== ifindex)) continue;
-      for (const a of i.ipv4) {
+      for (let j = 0; j < i.ipv4.length; j++) {
+        const a = i.ipv4[j]!;
         if (((ip ^ a.address) & prefixMask(a.prefixLength)) === 0 && (best === null || a.prefixLength > best.prefixLength)) {
           best = a;
           out.iface = i;
@@ -333,9 +343,14 @@ export class Stack implements UdpHost {
 
   private connectedPrefix(ip: Ipv4Address, ifindex: number): number {
     let len = -1;
-    for (const i of this.interfaces) {
+    const list = this.interfaces;
+    for (let k = 0; k < list.length; k++) {
+      const i = list[k]!;
       if (i.isLoopback || (ifindex !== 0 && i.index !== ifindex)) continue;
-      for (const a of i.ipv4) if (((ip ^ a.address) & prefixMask(a.prefixLength)) === 0 && a.prefixLength > len) len = a.prefixLength;
+      for (let j = 0; j < i.ipv4.length; j++) {
+        const a = i.ipv4[j]!;
+        if (((ip ^ a.address) & prefixMask(a.prefixLength)) === 0 && a.prefixLength > len) len = a.prefixLength;
+      }
     }
     return len;
   }
@@ -373,7 +388,7 @@ export class Stack implements UdpHost {
       out.src = 0x7f000001;
       return true;
     }
-    if (dst === 0xffffffff || isMulticast(dst)) {
+    if (dst === IPV4_BROADCAST || isMulticast(dst)) {
       // Linux routes these by the table (a default route's device) unless an interface is given.
       let idx = ifindex;
       if (idx === 0) {
@@ -504,7 +519,7 @@ export class Stack implements UdpHost {
   /** @internal UdpHost: the interface a membership goes on. */
   multicastInterface(family: Family, group: IpAddress, hint: number | Ipv4Address | undefined): number {
     if (hint !== undefined && hint !== 0) {
-      if (family === 4 && hint > 0xffff) {
+      if (family === 4 && (hint > 0xffff || hint < 0)) {
         // An interface address (IP_ADD_MEMBERSHIP's imr_interface).
         for (const i of this.interfaces) if (i.hasIpv4(hint)) return i.index;
         return 0;
@@ -563,7 +578,8 @@ export class Stack implements UdpHost {
     return this.route(dst)?.src ?? null;
   }
   sourceFor4(dst: Ipv4Address, ifindex: number): Ipv4Address | null {
-    return this.route(dst, ifindex)?.src ?? null;
+    const r = this.srcRoute;
+    return this.routeInto(dst, r, ifindex) ? r.src : null;
   }
   sourceFor6(dst: Ipv6Address, ifindex: number): Ipv6Address | null {
     return this.ip6.sourceFor(dst, ifindex);
@@ -656,7 +672,9 @@ export class Stack implements UdpHost {
     this.counters.bytesOut += n;
     iface.counters.txFrames++;
     iface.counters.txBytes += n;
-    iface.link.transmit(tx.subarray(0, n));
+    let view = this.txViews[n];
+    if (view === undefined) this.txViews[n] = view = tx.subarray(0, n);
+    iface.link.transmit(view);
     return true;
   }
 
@@ -688,7 +706,7 @@ export class Stack implements UdpHost {
     const sender = a.senderIp, target = a.targetIp;
     // Linux (arp_process): a sender that is multicast, or our own address answered from
     // another MAC, is ignored (the latter is an address conflict, RFC 5227 §2.4).
-    if (isMulticast(sender) || sender === 0xffffffff || (senderMac[0]! & 1) !== 0) {
+    if (isMulticast(sender) || sender === IPV4_BROADCAST || (senderMac[0]! & 1) !== 0) {
       this.dropMartian(iface);
       return;
     }
@@ -712,8 +730,8 @@ export class Stack implements UdpHost {
    * from outside, and our own addresses from outside are dropped.
    */
   private martianSource4(iface: NetInterface, src: Ipv4Address, dst: Ipv4Address): boolean {
-    if (isMulticast(src) || src === 0xffffffff) return true;
-    if (src === 0) return dst !== 0xffffffff;
+    if (isMulticast(src) || src === IPV4_BROADCAST) return true;
+    if (src === 0) return dst !== IPV4_BROADCAST;
     if (iface.isLoopback) return false;
     if (src >>> 24 === 127) return true;
     return this.isLocal(src) || this.isBroadcast(src);

@@ -64,6 +64,30 @@ export interface UdpHost {
   hasInterface(ifindex: number): boolean;
 }
 
+/** Where a datagram goes (one per socket, reused). */
+class Destination {
+  family: Family = 4;
+  v4 = 0;
+  v6: Ipv6Address = IPV6_ANY;
+  ifindex = 0;
+  set(family: Family, v4: number, v6: Ipv6Address, ifindex: number): this {
+    this.family = family;
+    this.v4 = v4;
+    this.v6 = v6;
+    this.ifindex = ifindex;
+    return this;
+  }
+}
+
+/** Copies len bytes; a plain loop for small datagrams avoids the view object set(subarray) would allocate. */
+function copyBytes(dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt: number, len: number): void {
+  if (len > 256) {
+    dst.set(src.subarray(srcAt, srcAt + len), dstAt);
+    return;
+  }
+  for (let i = 0; i < len; i++) dst[dstAt + i] = src[srcAt + i]!;
+}
+
 /** A received datagram held in a reusable slot. */
 class Slot {
   data = new Uint8Array(0);
@@ -129,6 +153,8 @@ export class UdpSocket {
   remoteFamily: 0 | Family = 0;
   remote4 = 0;
   remote6: Ipv6Address = IPV6_ANY;
+  /** Scratch for destination(): reused, so sendTo allocates nothing. */
+  private readonly dst = new Destination();
   private slots: Slot[] = [];
   private head = 0;
   private count = 0;
@@ -281,17 +307,18 @@ export class UdpSocket {
   }
 
   /** Resolves a destination given to connect/sendto into its family and addresses, with Linux's errors. */
-  private destination(address: IpAddress, syscall: string, scopeId: number): { family: Family; v4: number; v6: Ipv6Address; ifindex: number } {
+  private destination(address: IpAddress, syscall: string, scopeId: number): Destination {
+    const d = this.dst;
     if (this.family === 4) {
       if (typeof address !== 'number') throw new ErrnoError('EAFNOSUPPORT', syscall);
-      return { family: 4, v4: address, v6: IPV6_ANY, ifindex: 0 };
+      return d.set(4, address, IPV6_ANY, 0);
     }
     if (typeof address === 'number' || address.length !== 16) throw new ErrnoError('EINVAL', syscall);
     if (isV4Mapped(address)) {
       // Linux (udpv6_sendmsg, __ip6_datagram_connect): v4-mapped is IPv4, not on a v6-only socket.
       if (this.v6Only) throw new ErrnoError('ENETUNREACH', syscall);
       if (this.localPort !== 0 && !this.accepts4) throw new ErrnoError('ENETUNREACH', syscall);
-      return { family: 4, v4: v4FromMapped(address), v6: IPV6_ANY, ifindex: 0 };
+      return d.set(4, v4FromMapped(address), IPV6_ANY, 0);
     }
     // A socket bound to a v4-mapped address cannot talk IPv6.
     if (this.localPort !== 0 && !this.accepts6) throw new ErrnoError('EAFNOSUPPORT', syscall);
@@ -303,7 +330,7 @@ export class UdpSocket {
       } else if (isMulticast6(address)) ifindex = this.multicastIfindex;
       else if (this.boundIfindex === 0) throw new ErrnoError('EINVAL', syscall); // "connect to link-local address requires an interface"
     } else if (isMulticast6(address)) ifindex = this.multicastIfindex;
-    return { family: 6, v4: 0, v6: Uint8Array.from(address), ifindex };
+    return d.set(6, 0, Uint8Array.from(address), ifindex);
   }
 
   /**
@@ -481,7 +508,7 @@ export class UdpSocket {
     if (this.count === 0) return -1;
     const s = this.slots[this.head]!;
     const n = Math.min(buf.length, s.length);
-    buf.set(s.data.subarray(0, n), 0);
+    copyBytes(buf, 0, s.data, 0, n);
     if (this.family === 4) this.lastAddress = s.addr4;
     else {
       if (s.family === 4) v4MappedAddress(s.addr4, this.last6);
@@ -541,7 +568,7 @@ export class UdpSocket {
   deliver4(bytes: Uint8Array, at: number, len: number, src: Ipv4Address, port: number, ifindex: number): void {
     const s = this.claim(len);
     if (s === null) return;
-    s.data.set(bytes.subarray(at, at + len), 0);
+    copyBytes(s.data, 0, bytes, at, len);
     s.family = 4;
     s.addr4 = src;
     s.port = port;
@@ -552,7 +579,7 @@ export class UdpSocket {
   deliver6(bytes: Uint8Array, at: number, len: number, src: Uint8Array, srcAt: number, port: number, ifindex: number): void {
     const s = this.claim(len);
     if (s === null) return;
-    s.data.set(bytes.subarray(at, at + len), 0);
+    copyBytes(s.data, 0, bytes, at, len);
     s.family = 6;
     for (let i = 0; i < 16; i++) s.addr6[i] = src[srcAt + i]!;
     s.port = port;
@@ -746,7 +773,7 @@ export class UdpTable {
 }
 
 function readWord(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+  return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
 }
 
 /** A 4-tuple hash for SO_REUSEPORT selection (stable per flow; not Linux's jhash, same role). */

@@ -105,7 +105,7 @@ export function parseIcmpv4(bytes: Uint8Array, offset = 0, available = bytes.len
     case Icmpv4Type.TimeExceeded:
       return { kind: 'timeExceeded', code, checksum, unused: rest, original: body };
     case Icmpv4Type.Redirect:
-      return { kind: 'redirect', code, checksum, gateway: rest, original: body };
+      return { kind: 'redirect', code, checksum, gateway: rest | 0, original: body };
     case Icmpv4Type.ParameterProblem:
       return { kind: 'parameterProblem', code, checksum, pointer: rest >>> 24, unused: rest & 0xffffff, original: body };
     default:

@@ -28,6 +28,9 @@ function settler(sim: SimNetwork, hosts: TestHost[]) {
   return (us = 100_000) => {
     for (const h of hosts) h.nic.wake();
     sim.runUntil(sim.now + us);
+    // Bring every stack's clock to the simulator's, so API calls made next (which take no
+    // time argument) arm their timers from now, as a runtime polling continuously would.
+    for (const h of hosts) h.nic.wake();
   };
 }
 

@@ -71,7 +71,7 @@ const reprArb: fc.Arbitrary<Icmpv4Repr> = fc.oneof(
   fc.record({ kind: fc.constantFrom('echoRequest' as const, 'echoReply' as const), code: fc.integer({ min: 0, max: 255 }), identifier: u16, sequence: u16, data: body }),
   fc.record({ kind: fc.constant('destinationUnreachable' as const), code: fc.integer({ min: 0, max: 15 }), unused: u16, nextHopMtu: u16, original: body }),
   fc.record({ kind: fc.constant('timeExceeded' as const), code: fc.integer({ min: 0, max: 1 }), unused: fc.integer({ min: 0, max: 0xffffffff }), original: body }),
-  fc.record({ kind: fc.constant('redirect' as const), code: fc.integer({ min: 0, max: 3 }), gateway: fc.integer({ min: 0, max: 0xffffffff }), original: body }),
+  fc.record({ kind: fc.constant('redirect' as const), code: fc.integer({ min: 0, max: 3 }), gateway: fc.integer(), original: body }),
   fc.record({ kind: fc.constant('parameterProblem' as const), code: fc.integer({ min: 0, max: 2 }), pointer: fc.integer({ min: 0, max: 255 }), unused: fc.integer({ min: 0, max: 0xffffff }), original: body }),
   fc.record({ kind: fc.constant('other' as const), type: fc.constantFrom(13, 14, 40, 255), code: fc.integer({ min: 0, max: 255 }), rest: fc.integer({ min: 0, max: 0xffffffff }), data: body }),
 );
