@@ -5,7 +5,7 @@
 
 import type { SeededRng } from '../rng.js';
 import type { Ipv6Address } from '../wire/address.js';
-import { EtherType, ETHERNET_HEADER_LEN } from '../wire/ethernet.js';
+import { EtherType } from '../wire/ethernet.js';
 import { IPV6_HEADER_LEN, NextHeader } from '../wire/ipv6.js';
 import { emitIcmpv6, icmpv6ReprLength, Icmpv6Type, type Icmpv6Repr } from '../wire/icmpv6.js';
 import { foldSum, ipv6PseudoHeaderSum, sumBytes, finishChecksum } from '../wire/checksum.js';
@@ -601,9 +601,10 @@ export class Ipv6Layer {
     const hops = multicast ? from.multicastTtl : from.unicastTtl >= 0 ? from.unicastTtl : -1;
     if (multicast && from.multicastLoop) {
       const i = this.stack.interface(ifindex || this.defaultMulticastInterface(dst));
-      if (i !== null && i.mld.isMember(dst)) {
+      // IPV6_MULTICAST_LOOP: local members get a copy, as received on the sending interface.
+      if (i !== null && i.mld.isMember(dst) && i.mld.accepts(dst, src)) {
         const packet = this.build(src, dst, IpProtocol.UDP, seg, 1, null);
-        this.receive(this.stack.lo, withEthernet(packet), ETHERNET_HEADER_LEN, this.stack.now);
+        this.receiveUdp(i, packet, 0, IPV6_HEADER_LEN, seg.length, 8, 24);
       }
     }
     return this.send(dst, IpProtocol.UDP, seg, src, hops, ifindex);
@@ -752,15 +753,6 @@ export class Ipv6Layer {
     const mac = iface.ndp.resolve(ipv6Key(nextHop), packet, this.stack.now);
     if (mac !== null) this.stack.sendFrame(iface, mac, EtherType.IPv6, packet);
   }
-}
-
-/** A packet wrapped in a zero Ethernet header, for looping it back up the stack. */
-function withEthernet(packet: Uint8Array): Uint8Array {
-  const f = new Uint8Array(ETHERNET_HEADER_LEN + packet.length);
-  f[12] = EtherType.IPv6 >>> 8;
-  f[13] = EtherType.IPv6 & 0xff;
-  f.set(packet, ETHERNET_HEADER_LEN);
-  return f;
 }
 
 /** Back from ipv6Key to 16 bytes. */
