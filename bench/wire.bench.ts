@@ -77,7 +77,7 @@ function parseNode(n: number): number {
       if (kind === 8) tsVal = b.readUInt32BE(i + 2);
       i += b[i + 1]!;
     }
-    acc += b.readUInt16BE(t) + b.readUInt16BE(t + 2) + b.readUInt32BE(t + 4) + b.readUInt32BE(t + 8) + b.readUInt16BE(t + 14) + tsVal + b.readUInt32BE(26);
+    acc += b.readUInt16BE(t) + b.readUInt16BE(t + 2) + b.readUInt32BE(t + 4) + b.readUInt32BE(t + 8) + b.readUInt16BE(t + 14) + tsVal + b.readInt32BE(26) /* the source address, as an int32 like ours */;
   }
   return acc;
 }
