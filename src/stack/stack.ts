@@ -27,7 +27,7 @@ import { ipv4PseudoHeaderSum, finishChecksum, foldSum, sumBytes, prepareChecksum
 import { writeU16 } from '../wire/bytes.js';
 import { UdpSocket, UdpTable, type Family, type IpAddress, type UdpHost } from './udp.js';
 import { ErrnoError, type ErrnoName } from '../errno.js';
-import { IPV6_LOOPBACK, ipv6Key, isV4Mapped } from './ipv6-address.js';
+import { IPV6_LOOPBACK, ipv6Key } from './ipv6-address.js';
 
 export const BROADCAST_MAC = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
 const ZERO_MAC = new Uint8Array(6);
@@ -287,6 +287,20 @@ export class Stack implements UdpHost {
       }
     }
     return false;
+  }
+
+  /** `ip neigh replace ADDR lladdr MAC nud permanent dev IFACE`: a static neighbour, IPv4 or IPv6. */
+  addNeighbor(address: IpAddress, mac: MacAddress, iface: NetInterface | string | number = this.primary): void {
+    const i = this.resolveInterface(iface, 'neigh add');
+    if (mac.length !== 6) throw new RangeError('a MAC address is 6 bytes');
+    if (typeof address === 'number') i.arp.addStatic(address, mac);
+    else i.ndp.addStatic(ipv6Key(address), mac);
+  }
+
+  /** `ip neigh del`. */
+  removeNeighbor(address: IpAddress, iface: NetInterface | string | number = this.primary): boolean {
+    const i = this.resolveInterface(iface, 'neigh del');
+    return typeof address === 'number' ? i.arp.remove(address) : i.ndp.remove(ipv6Key(address));
   }
 
   private resolveInterface(iface: NetInterface | string | number, what: string): NetInterface {
@@ -1077,4 +1091,3 @@ function sameMac(frame: Uint8Array, at: number, mac: Uint8Array): boolean {
   return true;
 }
 
-export { ipv6Key, isV4Mapped };
