@@ -11,15 +11,9 @@
 import { ErrnoError } from '../errno.js';
 import type { SeededRng } from '../rng.js';
 
-/** RFC 3376 §4.2.12 / RFC 3810 §5.2.12 record types. */
-export const RecordType = {
-  ModeIsInclude: 1,
-  ModeIsExclude: 2,
-  ChangeToInclude: 3,
-  ChangeToExclude: 4,
-  AllowNewSources: 5,
-  BlockOldSources: 6,
-} as const;
+/** RFC 3376 §4.2.12 record types, which RFC 3810 §5.2.12 shares. */
+import { IgmpRecordType as RecordType } from '../wire/igmp.js';
+export { RecordType };
 
 export interface MulticastRecord<A> {
   /** 1 IS_IN, 2 IS_EX, 3 TO_IN, 4 TO_EX, 5 ALLOW, 6 BLOCK. */

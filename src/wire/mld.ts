@@ -15,14 +15,7 @@ export const MLD_V2_QUERY_MIN_LEN = 28;
 export const MLD_RECORD_HEADER_LEN = 20;
 
 /** RFC 3810 §5.2.12 record types (the same values as IGMPv3). */
-export const MldRecordType = {
-  ModeIsInclude: 1,
-  ModeIsExclude: 2,
-  ChangeToInclude: 3,
-  ChangeToExclude: 4,
-  AllowNewSources: 5,
-  BlockOldSources: 6,
-} as const;
+export { IgmpRecordType as MldRecordType } from './igmp.js';
 
 /**
  * RFC 3810 §5.1.3: a Maximum Response Code of 32768 or more is 1|exp(3)|mant(12) and
