@@ -654,7 +654,7 @@ export class Ipv6Layer {
     const dstMulticast = isMulticast6(frame, dstAt);
     const exempt = type === Icmpv6Type.PacketTooBig || (type === Icmpv6Type.ParameterProblem && code === 2);
     if (dstMulticast && !exempt) return;
-    if (frame[at + 6] === NextHeader.ICMPv6 && end - at > IPV6_HEADER_LEN && frame[at + IPV6_HEADER_LEN]! < 128) return;
+    if (carriesIcmpv6Error(frame, at, end)) return;
     const src = frame.slice(srcAt, srcAt + 16);
     if (!this.stack.icmpLimiter.allow(ipv6Key(src), this.stack.now)) return;
     const quoted = frame.subarray(at, Math.min(end, at + ICMPV6_ERROR_MAX));
@@ -753,6 +753,34 @@ export class Ipv6Layer {
     const mac = iface.ndp.resolve(ipv6Key(nextHop), packet, this.stack.now);
     if (mac !== null) this.stack.sendFrame(iface, mac, EtherType.IPv6, packet);
   }
+}
+
+/**
+ * Whether the packet frame[at, end) is an ICMPv6 error message (type < 128), looking past
+ * its extension headers as Linux's is_ineligible() does (ipv6_skip_exthdr): RFC 4443
+ * §2.4 (e.1) forbids an error about an error however many headers come first. A chain
+ * cut short before the ICMPv6 type counts as an error.
+ */
+function carriesIcmpv6Error(frame: Uint8Array, at: number, end: number): boolean {
+  let nh = frame[at + 6]!;
+  let p = at + IPV6_HEADER_LEN;
+  for (let k = 0; k <= 8; k++) {
+    if (nh === NextHeader.ICMPv6) return p >= end || frame[p]! < 128;
+    if (p + 8 > end) return false;
+    if (nh === NextHeader.HopByHop || nh === NextHeader.DestinationOptions || nh === NextHeader.Routing) {
+      nh = frame[p]!;
+      p += (frame[p + 1]! + 1) * 8;
+    } else if (nh === NextHeader.Fragment) {
+      // A non-first fragment holds no upper header: not known to be an error (Linux alike).
+      if ((((frame[p + 2]! << 8) | frame[p + 3]!) & 0xfff8) !== 0) return false;
+      nh = frame[p]!;
+      p += 8;
+    } else if (nh === NextHeader.AH) {
+      nh = frame[p]!;
+      p += (frame[p + 1]! + 2) * 4;
+    } else return false;
+  }
+  return false;
 }
 
 /** Back from ipv6Key to 16 bytes. */

@@ -90,6 +90,8 @@ export function parseIpv6Text(text: string): Ipv6Address | null {
 }
 /** RFC 5952 canonical text form. */
 export function formatIpv6(a: Ipv6Address): string {
+  // RFC 5952 §5: an IPv4-mapped address ends in dotted-quad form.
+  if (a[10] === 0xff && a[11] === 0xff && a.subarray(0, 10).every((b) => b === 0)) return `::ffff:${a[12]}.${a[13]}.${a[14]}.${a[15]}`;
   const g: number[] = [];
   for (let i = 0; i < 8; i++) g.push((a[2 * i]! << 8) | a[2 * i + 1]!);
   // Longest run of ≥2 zero groups (first one on ties) becomes "::" (RFC 5952 §4.2).

@@ -7,7 +7,7 @@ import {
 } from '../../src/wire/ipv6.js';
 import { parseUdp } from '../../src/wire/udp.js';
 import { isParseError, ParseErrorKind } from '../../src/wire/error.js';
-import { formatIpv6 } from '../../src/wire/address.js';
+import { formatIpv6, ipv6 } from '../../src/wire/address.js';
 import { fuzzRuns } from '../support/fuzz.js';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
@@ -164,4 +164,11 @@ test('ipv6: parse never throws on arbitrary bytes', () => {
     ),
     { numRuns: fuzzRuns(100_000) },
   );
+});
+
+test('ipv6 text: RFC 5952 §5 dotted form for IPv4-mapped addresses, and it parses back', () => {
+  const m = ipv6('::ffff:198.18.0.1');
+  assert.equal(formatIpv6(m), '::ffff:198.18.0.1');
+  assert.deepEqual(ipv6(formatIpv6(m)), m);
+  assert.equal(formatIpv6(ipv6('::fffe:c612:1')), '::fffe:c612:1', 'only ::ffff:0:0/96 is mapped');
 });
