@@ -248,3 +248,27 @@ simTest('counters: frames and bytes in and out match what crossed the wire', (_t
   assert.equal(b.counters.udpIn, 6);
   assert.equal(b.counters.udpNoPort, 1);
 });
+
+simTest('udp: ARP failure reaches a socket as EHOSTUNREACH with IP_RECVERR, connected or not; without it nothing (Linux: host unreachable is a soft error)', (_t, seed) => {
+  const { a, settle } = pair(seed);
+  const MISSING = ipv4('198.18.0.99');
+  const plain = a.udpSocket();
+  plain.connect(MISSING, 9);
+  const told = a.udpSocket();
+  told.recvErr = true;
+  told.connect(MISSING, 9);
+  const unconnected = a.udpSocket();
+  unconnected.recvErr = true;
+  plain.sendTo(Uint8Array.of(1));
+  told.sendTo(Uint8Array.of(2));
+  unconnected.sendTo(Uint8Array.of(3), MISSING, 10);
+  settle(2_500_000);
+  assert.equal(told.recv(), null, 'still resolving: no error yet');
+  settle(1_000_000); // three requests one second apart, then FAILED (mcast_solicit = 3)
+  assert.equal(errnoOf(() => told.recv()), 'EHOSTUNREACH');
+  assert.equal(told.recv(), null, 'reported once');
+  assert.equal(errnoOf(() => unconnected.recv()), 'EHOSTUNREACH');
+  assert.equal(plain.recv(), null, 'no IP_RECVERR: nothing reported');
+  assert.equal(a.counters.droppedUnresolved, 3);
+  assert.equal(a.primary.counters.txDropUnresolved, 3);
+});
