@@ -321,7 +321,10 @@ export class Ipv6Layer {
       }
     }
     const src = frame.subarray(srcAt, srcAt + 16);
-    if (nh === IpProtocol.UDP) this.receiveUdp(iface, frame, at, p, end - p, srcAt, dstAt);
+    if (nh === IpProtocol.TCP) {
+      if (multicast) this.stack.dropNotForUs(iface);
+      else this.stack.tcp.receive6(iface, frame, p, end - p, srcAt, dstAt);
+    } else if (nh === IpProtocol.UDP) this.receiveUdp(iface, frame, at, p, end - p, srcAt, dstAt);
     else if (nh === NextHeader.ICMPv6) this.receiveIcmp(iface, frame, at, p, end - p, src, dstAt, now);
     else if (nh === NextHeader.NoNextHeader) return;
     else {

@@ -15,6 +15,7 @@ import { ALL_HOSTS, ALL_ROUTERS, IgmpHost, IGMPV3_ROUTERS, isMulticast, multicas
 import { MldHost } from './mld.js';
 import { NetInterface, type Ipv4InterfaceAddress, type Ipv6InterfaceAddress } from './interface.js';
 import { Ipv6Layer } from './ipv6.js';
+import { TcpLayer } from './tcp/tcp-layer.js';
 import { emitIgmp, igmpQueryVersion, igmpReprLength, parseIgmp, type IgmpRepr } from '../wire/igmp.js';
 import { ParseError, ParseErrorKind } from '../wire/error.js';
 import { EthernetFrame, EtherType, ETHERNET_HEADER_LEN } from '../wire/ethernet.js';
@@ -129,6 +130,7 @@ export class Stack implements UdpHost {
   readonly reassembly: Ipv4Reassembler;
   readonly icmpLimiter: IcmpRateLimiter;
   readonly ip6: Ipv6Layer;
+  readonly tcp: TcpLayer;
   /** ICMP time exceeded (reassembly) messages sent. */
   icmpTimeExceededOut = 0;
   /** Echo replies to our own pings (both families), oldest first. */
@@ -182,6 +184,7 @@ export class Stack implements UdpHost {
       this.sendIpv4(src, IpProtocol.ICMP, msg);
     });
     this.ip6 = new Ipv6Layer(this, opts.reassembly);
+    this.tcp = new TcpLayer(this);
     this.lo = this.addInterface({ name: 'lo', mac: ZERO_MAC, mtu: 65536, ipv6: false });
     this.lo.attach({ mtu: 65536, transmit: (f) => this.loopbackQueue.push(f.slice()) });
     this.lo.ipv4.push({ address: 0x7f000001, prefixLength: 8 }); // 127.0.0.1/8
@@ -558,7 +561,7 @@ export class Stack implements UdpHost {
   poll(now: number): number {
     this.now = now;
     if (this.loopbackQueue.length !== 0) this.drainLoopback();
-    let next = Math.min(this.reassembly.poll(now), this.ip6.poll(now));
+    let next = Math.min(this.reassembly.poll(now), this.ip6.poll(now), this.tcp.poll(now));
     for (const i of this.interfaces) {
       if (i.isLoopback) continue;
       next = Math.min(next, i.arp.poll(now), i.igmp.poll(now));
@@ -791,7 +794,11 @@ export class Stack implements UdpHost {
       return;
     }
     const proto = ip.protocol;
-    if (proto === IpProtocol.UDP) this.receiveUdp(iface, frame, at, ip.payloadOffset, ip.payloadLength, src, dst);
+    if (proto === IpProtocol.TCP) {
+      // TCP is unicast only (RFC 1122 §4.2.3.10: no broadcast or multicast destinations).
+      if (multicast || !this.isLocal(dst)) this.dropNotForUs(iface);
+      else this.tcp.receive4(iface, frame, ip.payloadOffset, ip.payloadLength, src, dst);
+    } else if (proto === IpProtocol.UDP) this.receiveUdp(iface, frame, at, ip.payloadOffset, ip.payloadLength, src, dst);
     else if (proto === IpProtocol.ICMP) this.receiveIcmp(iface, frame, at, ip.payloadOffset, ip.payloadLength, src, dst, ip.ttl, now);
     else if (proto === IpProtocol.IGMP) this.receiveIgmp(iface, frame, ip.payloadOffset, ip.payloadLength, now);
     else {
@@ -964,8 +971,8 @@ export class Stack implements UdpHost {
     void ipAt;
   }
 
-  /** Builds an IPv4 packet and hands it to ARP resolution. */
-  private sendIpv4(dst: Ipv4Address, protocol: number, payload: Uint8Array, srcHint?: Ipv4Address, ttl = DEFAULT_TTL, options = NO_OPTIONS, tos = 0, ifindex = 0): boolean {
+  /** @internal Builds an IPv4 packet and hands it to ARP resolution (fragmenting beyond the path MTU). */
+  sendIpv4(dst: Ipv4Address, protocol: number, payload: Uint8Array, srcHint?: Ipv4Address, ttl = DEFAULT_TTL, options = NO_OPTIONS, tos = 0, ifindex = 0): boolean {
     const r = new Route4();
     if (!this.routeInto(dst, r, ifindex)) {
       this.counters.droppedNoRoute++;

@@ -1,0 +1,890 @@
+// One TCP connection (RFC 9293): the transmission control block, the state machine run on
+// each arriving segment (§3.10.7), output (segmentation within the congestion and receive
+// windows, Nagle, FIN), retransmission (RFC 6298 timer with Linux's bounds, fast retransmit
+// on three duplicate ACKs, RFC 5681/6582 recovery through the pluggable congestion control),
+// delayed ACKs like Linux (quick ACKs at start, every second full segment, 40 ms), window
+// scaling, timestamps with PAWS (RFC 7323), SACK (RFC 2018), zero-window probes, TIME-WAIT.
+// The stack owns addressing, demultiplexing and building the packet (tcp-output in stack.ts).
+
+import type { ErrnoName } from '../../errno.js';
+import { TcpFlags } from '../../wire/tcp.js';
+import { ByteRing } from './byte-ring.js';
+import { ReassemblyQueue } from './reassembly-queue.js';
+import { Timer, type TimerWheel } from './timer-wheel.js';
+import { RttEstimator } from './rtt.js';
+import { createCongestionControl, type CongestionAlgorithm, type CongestionControl } from './congestion.js';
+import { seqAtOrBefore, seqBefore, seqDiff, seqPlus, type SegmentIn } from './segment.js';
+
+export const TcpState = {
+  Closed: 'CLOSED',
+  Listen: 'LISTEN',
+  SynSent: 'SYN_SENT',
+  SynReceived: 'SYN_RECV',
+  Established: 'ESTABLISHED',
+  FinWait1: 'FIN_WAIT1',
+  FinWait2: 'FIN_WAIT2',
+  CloseWait: 'CLOSE_WAIT',
+  Closing: 'CLOSING',
+  LastAck: 'LAST_ACK',
+  TimeWait: 'TIME_WAIT',
+} as const;
+export type TcpState = (typeof TcpState)[keyof typeof TcpState];
+
+/** Linux defaults (Documentation/networking/ip-sysctl.rst). */
+export const TCP_DEFAULTS = Object.freeze({
+  /** tcp_rmem / tcp_wmem defaults (middle values). */
+  rcvbuf: 131072,
+  sndbuf: 16384 * 4,
+  /** tcp_syn_retries = 6 (1+2+4+8+16+32+64 s, then ETIMEDOUT). */
+  synRetries: 6,
+  /** tcp_retries2 = 15. */
+  retries2: 15,
+  /** TCP_TIMEWAIT_LEN. */
+  timeWaitUs: 60_000_000,
+  /** TCP_DELACK_MIN. */
+  delayedAckUs: 40_000,
+  /** TCP_MAX_QUICKACKS. */
+  maxQuickAcks: 16,
+  /** tcp_fin_timeout for orphaned FIN-WAIT-2. */
+  finTimeoutUs: 60_000_000,
+  /** TCP_RTO_MIN, TCP_RTO_MAX, TCP_TIMEOUT_INIT. */
+  minRtoUs: 200_000,
+  maxRtoUs: 120_000_000,
+  initialRtoUs: 1_000_000,
+  /** tcp_keepalive_time / intvl / probes. */
+  keepIdleUs: 7_200_000_000,
+  keepIntervalUs: 75_000_000,
+  keepCount: 9,
+});
+
+export const TimerKind = { Retransmit: 1, DelayedAck: 2, Persist: 3, Keepalive: 4, TimeWait: 5 } as const;
+
+/** What a connection needs from the stack. */
+export interface TcpHost {
+  readonly now: number;
+  readonly wheel: TimerWheel;
+  /** Builds and sends one segment of this connection; data comes from c.sendQ at `dataOffset` (bytes past SND.UNA). */
+  tcpOutput(c: TcpConnection, flags: number, seq: number, dataOffset: number, dataLength: number): void;
+  /** The connection reached CLOSED: forget it. */
+  tcpClosed(c: TcpConnection): void;
+  /** A passive connection became ESTABLISHED: queue it for accept(). */
+  tcpEstablished(c: TcpConnection): void;
+}
+
+/** A TCP_INFO-like record. */
+export interface TcpInfo {
+  state: TcpState;
+  rttUs: number;
+  rttVarUs: number;
+  rtoUs: number;
+  cwnd: number;
+  ssthresh: number;
+  mss: number;
+  retransmits: number;
+  totalRetransmits: number;
+  bytesAcked: number;
+  bytesReceived: number;
+  sndWnd: number;
+  rcvWnd: number;
+  unacked: number;
+}
+
+export class TcpConnection {
+  state: TcpState = TcpState.Closed;
+  readonly family: 4 | 6;
+  local4 = 0;
+  remote4 = 0;
+  local6: Uint8Array = new Uint8Array(16);
+  remote6: Uint8Array = new Uint8Array(16);
+  localPort = 0;
+  remotePort = 0;
+  ifindex = 0;
+  /** Send sequence space (RFC 9293 §3.3.1), int32 bit patterns. */
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  /** Highest sequence sent (SND.NXT can be pulled back by a retransmission timeout). */
+  sndMax = 0;
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  /** Receive sequence space. */
+  irs = 0;
+  rcvNxt = 0;
+  /** The right edge we last advertised (RCV.NXT + window), never moved left (RFC 9293 §3.8.6.2.2). */
+  rcvAdvEdge = 0;
+  /** Send MSS (peer's MSS option, route MTU) and what we announce. */
+  mss = 536;
+  advMss = 1460;
+  sndShift = 0;
+  rcvShift = 0;
+  tsOk = false;
+  tsRecent = 0;
+  tsOffset = 0;
+  sackOk = false;
+  readonly sendQ: ByteRing;
+  readonly recvQ: ByteRing;
+  readonly ooo: ReassemblyQueue;
+  /** The user shut down sending: a FIN follows the queued data. */
+  finQueued = false;
+  /** Our FIN went out (its sequence number is sndMax - 1 once sent). */
+  finSent = false;
+  finSeq = 0;
+  /** The peer's FIN arrived in order. */
+  peerFinished = false;
+  /** A FIN seen ahead of missing data (its sequence number), processed when the gap fills. */
+  pendingFinSeq = 0;
+  hasPendingFin = false;
+  readonly rtt: RttEstimator;
+  cc: CongestionControl;
+  dupAcks = 0;
+  inRecovery = false;
+  recoverSeq = 0;
+  /** Karn's rule without timestamps: time one segment, not a retransmitted one. */
+  rttSeq = 0;
+  rttStart = -1;
+  /** Consecutive timeouts of the current segment. */
+  retransmits = 0;
+  totalRetransmits = 0;
+  bytesAcked = 0;
+  bytesReceived = 0;
+  /** ACK scheduling: segments received since our last ACK, quick ACKs left. */
+  unackedSegments = 0;
+  quickAcks: number = TCP_DEFAULTS.maxQuickAcks;
+  ackNow = false;
+  noDelay = false;
+  cork = false;
+  keepalive = false;
+  keepIdleUs: number = TCP_DEFAULTS.keepIdleUs;
+  keepIntervalUs: number = TCP_DEFAULTS.keepIntervalUs;
+  keepCount: number = TCP_DEFAULTS.keepCount;
+  keepProbes = 0;
+  /** TCP_USER_TIMEOUT in µs (0: off). */
+  userTimeoutUs = 0;
+  lastReceiveAt = 0;
+  /** The first unacknowledged transmission of the oldest data (for TCP_USER_TIMEOUT). */
+  unackedSince = -1;
+  /** An error for the next call (ECONNREFUSED, ECONNRESET, ETIMEDOUT), like sk_err. */
+  error: ErrnoName | null = null;
+  /** The listener this came from, until accepted. */
+  listener: unknown = null;
+  /** The application closed the socket (no more reads): data arriving after that gets RST. */
+  orphaned = false;
+  readonly rtxTimer: Timer;
+  readonly delackTimer: Timer;
+  readonly persistTimer: Timer;
+  readonly keepaliveTimer: Timer;
+  readonly timeWaitTimer: Timer;
+  /** @internal Table links. */
+  hash = 0;
+
+  constructor(
+    private readonly host: TcpHost,
+    family: 4 | 6,
+    opts: { rcvbuf?: number; sndbuf?: number; cc?: CongestionAlgorithm } = {},
+  ) {
+    this.family = family;
+    this.sendQ = new ByteRing(0, opts.sndbuf ?? TCP_DEFAULTS.sndbuf);
+    this.recvQ = new ByteRing(0, opts.rcvbuf ?? TCP_DEFAULTS.rcvbuf);
+    this.ooo = new ReassemblyQueue(opts.rcvbuf ?? TCP_DEFAULTS.rcvbuf);
+    this.rtt = new RttEstimator(TCP_DEFAULTS.minRtoUs, TCP_DEFAULTS.maxRtoUs, TCP_DEFAULTS.initialRtoUs);
+    this.cc = createCongestionControl(opts.cc ?? 'cubic', this.mss);
+    this.rtxTimer = new Timer(this, TimerKind.Retransmit);
+    this.delackTimer = new Timer(this, TimerKind.DelayedAck);
+    this.persistTimer = new Timer(this, TimerKind.Persist);
+    this.keepaliveTimer = new Timer(this, TimerKind.Keepalive);
+    this.timeWaitTimer = new Timer(this, TimerKind.TimeWait);
+    // Linux picks the receive window scale so the largest buffer fits (tcp_select_initial_window).
+    let shift = 0;
+    while (shift < 14 && (65535 << shift) < this.recvQ.free) shift++;
+    this.rcvShift = shift;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Opening
+
+  /** Active open (RFC 9293 §3.10.1): send SYN, SYN-SENT. */
+  openActive(iss: number, tsOffset: number): void {
+    this.iss = iss | 0;
+    this.sndUna = this.iss;
+    this.sndNxt = this.iss;
+    this.sndMax = this.iss;
+    this.tsOffset = tsOffset | 0;
+    this.state = TcpState.SynSent;
+    this.sendSyn();
+  }
+
+  /** Passive open from a listener's SYN (RFC 9293 §3.10.7.2): SYN-RECEIVED, send SYN-ACK. */
+  openPassive(seg: SegmentIn, iss: number, tsOffset: number, mssCap: number): void {
+    this.iss = iss | 0;
+    this.sndUna = this.iss;
+    this.sndNxt = this.iss;
+    this.sndMax = this.iss;
+    this.tsOffset = tsOffset | 0;
+    this.irs = seg.seq;
+    this.rcvNxt = seqPlus(seg.seq, 1);
+    this.negotiate(seg, mssCap);
+    this.sndWnd = seg.window; // never scaled in a SYN (RFC 7323 §2.2)
+    this.sndWl1 = seg.seq;
+    this.sndWl2 = seg.ack;
+    this.state = TcpState.SynReceived;
+    this.lastReceiveAt = this.host.now;
+    this.sendSyn();
+  }
+
+  /** Options of a SYN or SYN-ACK from the peer (RFC 9293 §3.7.1, RFC 7323 §2.2, RFC 2018 §2). */
+  private negotiate(seg: SegmentIn, mssCap: number): void {
+    const o = seg.options;
+    // RFC 9293 §3.7.1: without an MSS option assume 536 (IPv4) / 1220 (IPv6, RFC 8200 §8.3).
+    const peerMss = o.mss !== 0 ? o.mss : this.family === 4 ? 536 : 1220;
+    this.mss = Math.max(64, Math.min(peerMss, mssCap));
+    if (o.has(3)) this.sndShift = Math.min(o.windowShift, 14);
+    else {
+      this.sndShift = 0;
+      this.rcvShift = 0; // both or neither (RFC 7323 §2.2)
+    }
+    this.sackOk = o.sackPermitted;
+    this.tsOk = o.hasTimestamps;
+    if (this.tsOk) this.tsRecent = o.tsVal | 0;
+    this.cc.setMss(this.mss);
+  }
+
+  private sendSyn(): void {
+    const flags = this.state === TcpState.SynSent ? TcpFlags.SYN : TcpFlags.SYN | TcpFlags.ACK;
+    this.host.tcpOutput(this, flags, this.iss, 0, 0);
+    this.sndNxt = seqPlus(this.iss, 1);
+    if (seqBefore(this.sndMax, this.sndNxt)) this.sndMax = this.sndNxt;
+    if (this.rttStart < 0 && this.retransmits === 0) {
+      this.rttSeq = this.iss;
+      this.rttStart = this.host.now;
+    }
+    this.armRetransmit();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // User calls
+
+  /** Queues bytes to send; returns how many fit (0: the send buffer is full, EAGAIN). */
+  write(data: Uint8Array, off = 0, len = data.length - off): number {
+    const n = this.sendQ.write(data, off, len);
+    if (n > 0 && (this.state === TcpState.Established || this.state === TcpState.CloseWait)) this.push();
+    return n;
+  }
+
+  /** Reads received bytes; returns the count, 0 at end of stream, −1 when none yet (EAGAIN). */
+  read(dst: Uint8Array, off = 0, len = dst.length - off): number {
+    if (this.recvQ.length === 0) return this.peerFinished ? 0 : -1;
+    const before = this.windowToAdvertise();
+    const n = this.recvQ.read(dst, off, len);
+    // RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): tell the peer once the window opened by
+    // at least min(buffer/2, MSS) — and at once if it had been closed.
+    const after = this.windowToAdvertise();
+    if (this.state !== TcpState.Closed && (before === 0 || after - before >= Math.min(this.recvQ.free / 2, this.advMss))) {
+      if (seqDiff(seqPlus(this.rcvNxt, after), this.rcvAdvEdge) >= Math.min(this.recvQ.capacity / 2 || this.advMss, this.advMss)) this.sendAck();
+    }
+    if (this.recvQ.length === 0) this.recvQ.release();
+    return n;
+  }
+
+  /** shutdown(SHUT_WR) / close(): a FIN after the queued data (RFC 9293 §3.10.4). */
+  shutdownWrite(): void {
+    switch (this.state) {
+      case TcpState.SynSent:
+        this.toClosed();
+        return;
+      case TcpState.SynReceived:
+      case TcpState.Established:
+        this.finQueued = true;
+        this.state = TcpState.FinWait1;
+        this.push();
+        return;
+      case TcpState.CloseWait:
+        this.finQueued = true;
+        this.state = TcpState.LastAck;
+        this.push();
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** close() with unread data or SO_LINGER 0: RST and CLOSED (RFC 9293 §3.10.5, RFC 2525 §2.17). */
+  abort(): void {
+    if (this.state !== TcpState.Closed && this.state !== TcpState.Listen && this.state !== TcpState.SynSent && this.state !== TcpState.TimeWait) {
+      this.host.tcpOutput(this, TcpFlags.RST | TcpFlags.ACK, this.sndNxt, 0, 0);
+    }
+    this.toClosed();
+  }
+
+  /** close(): Linux sends RST when unread data is discarded, else a FIN. */
+  close(): void {
+    this.orphaned = true;
+    if (this.recvQ.length > 0) {
+      this.abort();
+      return;
+    }
+    this.shutdownWrite();
+  }
+
+  info(): TcpInfo {
+    return {
+      state: this.state, rttUs: this.rtt.srtt, rttVarUs: this.rtt.rttvar, rtoUs: this.rtt.rto, cwnd: this.cc.cwnd, ssthresh: this.cc.ssthresh,
+      mss: this.mss, retransmits: this.retransmits, totalRetransmits: this.totalRetransmits, bytesAcked: this.bytesAcked,
+      bytesReceived: this.bytesReceived, sndWnd: this.sndWnd, rcvWnd: this.windowToAdvertise(), unacked: seqDiff(this.sndMax, this.sndUna),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Input (RFC 9293 §3.10.7)
+
+  /** A segment for this connection (already checksummed and demultiplexed). */
+  segmentArrives(seg: SegmentIn): void {
+    const now = this.host.now;
+    if (this.state === TcpState.SynSent) {
+      this.synSentArrives(seg);
+      return;
+    }
+    if (this.state === TcpState.Closed) return;
+    const f = seg.flags;
+    const len = seg.payloadLength + (f & TcpFlags.SYN ? 1 : 0) + (f & TcpFlags.FIN ? 1 : 0);
+    // RFC 7323 §5.3 PAWS: a timestamp older than TS.Recent is a duplicate from long ago.
+    if (this.tsOk && seg.options.hasTimestamps && (f & TcpFlags.RST) === 0 && seqBefore(seg.options.tsVal | 0, this.tsRecent)) {
+      this.sendAck();
+      return;
+    }
+    // First: sequence number acceptability (§3.10.7.4).
+    if (!this.acceptable(seg.seq, len)) {
+      if ((f & TcpFlags.RST) === 0) this.sendAck();
+      return;
+    }
+    // Second: RST (RFC 5961 §3.2: exact match resets; in window gets a challenge ACK).
+    if (f & TcpFlags.RST) {
+      if (seg.seq !== this.rcvNxt) {
+        this.sendAck();
+        return;
+      }
+      this.resetArrives();
+      return;
+    }
+    // Fourth: SYN in a synchronized state (RFC 5961 §4.2: challenge ACK, drop).
+    if (f & TcpFlags.SYN) {
+      this.sendAck();
+      return;
+    }
+    if ((f & TcpFlags.ACK) === 0) return;
+    this.lastReceiveAt = now;
+    this.keepProbes = 0;
+    // RFC 7323 §4.3: remember the timestamp of a segment covering RCV.NXT.
+    if (this.tsOk && seg.options.hasTimestamps && seqAtOrBefore(seg.seq, this.rcvNxt)) this.tsRecent = seg.options.tsVal | 0;
+    // Fifth: ACK.
+    if (this.state === TcpState.SynReceived) {
+      if (seqBefore(this.sndUna, seg.ack) && seqAtOrBefore(seg.ack, this.sndMax)) {
+        this.state = TcpState.Established;
+        this.sndWnd = seg.window << this.sndShift;
+        this.sndWl1 = seg.seq;
+        this.sndWl2 = seg.ack;
+        this.host.tcpEstablished(this);
+      } else {
+        this.host.tcpOutput(this, TcpFlags.RST, seg.ack, 0, 0);
+        return;
+      }
+    }
+    if (!this.ackArrives(seg)) return;
+    // Seventh: segment text.
+    if (seg.payloadLength > 0) this.dataArrives(seg);
+    // Eighth: FIN.
+    if (f & TcpFlags.FIN) {
+      const finSeq = seqPlus(seg.seq, seg.payloadLength);
+      if (finSeq === this.rcvNxt) this.finArrives();
+      else if (seqBefore(this.rcvNxt, finSeq)) {
+        this.pendingFinSeq = finSeq;
+        this.hasPendingFin = true;
+      }
+    }
+    if ((this.state as TcpState) === TcpState.Closed) return;
+    this.push();
+    this.maybeAck();
+  }
+
+  /** RFC 9293 §3.10.7.3. */
+  private synSentArrives(seg: SegmentIn): void {
+    const f = seg.flags;
+    if (f & TcpFlags.ACK) {
+      if (seqAtOrBefore(seg.ack, this.iss) || seqBefore(this.sndMax, seg.ack)) {
+        if ((f & TcpFlags.RST) === 0) this.host.tcpOutput(this, TcpFlags.RST, seg.ack, 0, 0);
+        return;
+      }
+    }
+    if (f & TcpFlags.RST) {
+      // Only an acceptable ACK makes a RST believable here (RFC 5961 §3.2 keeps that rule).
+      if (f & TcpFlags.ACK) {
+        this.error = 'ECONNREFUSED';
+        this.toClosed();
+      }
+      return;
+    }
+    if ((f & TcpFlags.SYN) === 0) return;
+    this.irs = seg.seq;
+    this.rcvNxt = seqPlus(seg.seq, 1);
+    this.negotiate(seg, this.mssCap);
+    this.lastReceiveAt = this.host.now;
+    if (f & TcpFlags.ACK) {
+      this.sndUna = seg.ack;
+      this.sndWnd = seg.window << this.sndShift;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = seg.ack;
+      this.sampleRtt(seg);
+      this.retransmits = 0;
+      this.rtt.resetBackoff();
+      this.host.wheel.disarm(this.rtxTimer);
+      this.state = TcpState.Established;
+      this.ackNow = true;
+      this.push();
+      this.maybeAck();
+      return;
+    }
+    // Simultaneous open (§3.5, figure 7): SYN-RECEIVED, SYN-ACK with our ISS.
+    this.state = TcpState.SynReceived;
+    this.sndWnd = seg.window;
+    this.host.tcpOutput(this, TcpFlags.SYN | TcpFlags.ACK, this.iss, 0, 0);
+  }
+
+  /** The MSS our route allows (set by the stack from the route MTU). */
+  mssCap = 1460;
+
+  /** §3.10.7.4's table of the four acceptability cases. */
+  private acceptable(seq: number, len: number): boolean {
+    const wnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
+    if (len === 0) {
+      if (wnd === 0) return seq === this.rcvNxt;
+      return seqAtOrBefore(this.rcvNxt, seq) && seqBefore(seq, seqPlus(this.rcvNxt, wnd)) || seq === this.rcvNxt;
+    }
+    if (wnd === 0) return false;
+    const end = seqPlus(seq, len - 1);
+    const inWin = (x: number) => seqAtOrBefore(this.rcvNxt, x) && seqBefore(x, seqPlus(this.rcvNxt, wnd));
+    return inWin(seq) || inWin(end) || (seqBefore(seq, this.rcvNxt) && seqBefore(this.rcvNxt, end));
+  }
+
+  private resetArrives(): void {
+    switch (this.state) {
+      case TcpState.SynReceived:
+        // A passive open goes back to LISTEN: the embryonic connection just disappears.
+        this.toClosed();
+        return;
+      case TcpState.Established:
+      case TcpState.FinWait1:
+      case TcpState.FinWait2:
+      case TcpState.CloseWait:
+        this.error = 'ECONNRESET';
+        this.toClosed();
+        return;
+      default:
+        // CLOSING, LAST-ACK, TIME-WAIT: closed without an error (RFC 9293 §3.10.7.4, RFC 1337 for TIME-WAIT: Linux's default
+        // tcp_rfc1337 = 0 lets RST end TIME-WAIT).
+        this.toClosed();
+    }
+  }
+
+  /** §3.10.7.4 "fifth, check the ACK field". Returns false when the segment is to be dropped. */
+  private ackArrives(seg: SegmentIn): boolean {
+    const ack = seg.ack;
+    if (seqBefore(this.sndMax, ack)) {
+      // RFC 5961 §5.2: an ACK for data never sent gets an ACK and is dropped.
+      this.sendAck();
+      return false;
+    }
+    const window = seg.window << this.sndShift;
+    if (seqBefore(this.sndUna, ack)) {
+      const acked = seqDiff(ack, this.sndUna);
+      const inFlightBefore = seqDiff(this.sndMax, this.sndUna);
+      // The FIN takes a sequence number but no byte of the send queue.
+      const finAcked = this.finSent && seqBefore(this.finSeq, ack);
+      const dataAcked = Math.min(acked - (finAcked ? 1 : 0), this.sendQ.length);
+      if (dataAcked > 0) this.sendQ.consume(dataAcked);
+      if (this.sendQ.length === 0) this.sendQ.release();
+      this.bytesAcked += dataAcked;
+      this.sndUna = ack;
+      if (seqBefore(this.sndNxt, ack)) this.sndNxt = ack;
+      this.sampleRtt(seg);
+      this.retransmits = 0;
+      this.rtt.resetBackoff();
+      this.unackedSince = this.sndUna === this.sndMax ? -1 : this.host.now;
+      if (this.inRecovery) {
+        if (seqAtOrBefore(this.recoverSeq, ack)) {
+          this.inRecovery = false;
+          this.cc.onExitRecovery(this.host.now);
+        } else {
+          // RFC 6582 §3.2 step 5: a partial ACK retransmits the next hole at once.
+          this.cc.onRecoveryAck(acked, seqDiff(this.sndMax, this.sndUna), this.host.now);
+          this.retransmitHead();
+        }
+      } else this.cc.onAck(acked, inFlightBefore, this.rtt.srtt, this.host.now);
+      this.dupAcks = 0;
+      if (this.sndUna === this.sndMax) this.host.wheel.disarm(this.rtxTimer);
+      else this.armRetransmit();
+      if (finAcked) this.ourFinAcked();
+      if (this.state === TcpState.Closed) return false;
+    } else if (ack === this.sndUna && seg.payloadLength === 0 && (seg.flags & TcpFlags.FIN) === 0 && this.sndUna !== this.sndMax && window === this.sndWnd) {
+      // RFC 5681 §2: a duplicate ACK; the third starts fast retransmit (§3.2).
+      this.dupAcks++;
+      if (this.dupAcks === 3 && !this.inRecovery) {
+        this.inRecovery = true;
+        this.recoverSeq = this.sndMax;
+        this.cc.onEnterRecovery(seqDiff(this.sndMax, this.sndUna), this.host.now);
+        this.retransmitHead();
+      } else if (this.inRecovery) this.cc.onRecoveryAck(0, seqDiff(this.sndMax, this.sndUna), this.host.now);
+    }
+    // RFC 9293 §3.10.7.4: window update from a newer segment.
+    if (seqBefore(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqAtOrBefore(this.sndWl2, ack))) {
+      const opened = this.sndWnd === 0 && window > 0;
+      this.sndWnd = window;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = ack;
+      if (opened) this.host.wheel.disarm(this.persistTimer);
+    }
+    return true;
+  }
+
+  private ourFinAcked(): void {
+    switch (this.state) {
+      case TcpState.FinWait1:
+        this.state = TcpState.FinWait2;
+        // Linux: an orphaned FIN-WAIT-2 lasts tcp_fin_timeout.
+        if (this.orphaned) this.host.wheel.arm(this.timeWaitTimer, this.host.now + TCP_DEFAULTS.finTimeoutUs);
+        break;
+      case TcpState.Closing:
+        this.enterTimeWait();
+        break;
+      case TcpState.LastAck:
+        this.toClosed();
+        break;
+      default:
+        break;
+    }
+  }
+
+  private sampleRtt(seg: SegmentIn): void {
+    const now = this.host.now;
+    if (this.tsOk && seg.options.hasTimestamps && seg.options.tsEcr !== 0) {
+      // RFC 7323 §4.1: the echoed timestamp times the segment, retransmitted or not.
+      const sentMs = ((seg.options.tsEcr | 0) - this.tsOffset) | 0;
+      const rtt = (Math.floor(now / 1000) - sentMs) | 0;
+      if (rtt >= 0 && rtt < 600_000) this.rtt.sample(Math.max(1, rtt) * 1000);
+      return;
+    }
+    if (this.rttStart >= 0 && seqBefore(this.rttSeq, seg.ack)) {
+      this.rtt.sample(Math.max(1, now - this.rttStart));
+      this.rttStart = -1;
+    }
+  }
+
+  private dataArrives(seg: SegmentIn): void {
+    if (this.state !== TcpState.Established && this.state !== TcpState.FinWait1 && this.state !== TcpState.FinWait2) return;
+    if (this.orphaned) {
+      // Linux: data for a closed socket is answered with RST.
+      this.abort();
+      return;
+    }
+    let seq = seg.seq, at = seg.payloadAt, len = seg.payloadLength;
+    // Trim what we already have.
+    const old = seqDiff(this.rcvNxt, seq);
+    if (old > 0) {
+      seq = this.rcvNxt;
+      at += old;
+      len -= old;
+      if (len <= 0) {
+        this.ackNow = true;
+        return;
+      }
+    }
+    const room = Math.max(0, seqDiff(this.rcvAdvEdge, seq));
+    if (len > room) len = room;
+    if (len <= 0) {
+      this.ackNow = true;
+      return;
+    }
+    this.unackedSegments++;
+    if (seq === this.rcvNxt) {
+      const n = this.recvQ.write(seg.bytes, at, len);
+      this.rcvNxt = seqPlus(this.rcvNxt, n);
+      this.bytesReceived += n;
+      if (this.ooo.blockCount > 0) {
+        const pulled = this.ooo.pull(this.rcvNxt, this.recvQ);
+        this.rcvNxt = seqPlus(this.rcvNxt, pulled);
+        this.bytesReceived += pulled;
+        this.ackNow = true; // RFC 5681 §4.2: a segment filling a gap is ACKed at once
+      }
+      if (this.hasPendingFin && this.pendingFinSeq === this.rcvNxt) {
+        this.hasPendingFin = false;
+        this.finArrives();
+      }
+    } else {
+      // Out of order: keep it and send a duplicate ACK at once (RFC 5681 §4.2), with SACK.
+      this.ooo.insert(seq, seg.bytes, at, len);
+      this.ackNow = true;
+    }
+  }
+
+  private finArrives(): void {
+    this.rcvNxt = seqPlus(this.rcvNxt, 1);
+    this.peerFinished = true;
+    this.ackNow = true;
+    switch (this.state) {
+      case TcpState.SynReceived:
+      case TcpState.Established:
+        this.state = TcpState.CloseWait;
+        break;
+      case TcpState.FinWait1:
+        // Our FIN not yet acknowledged: simultaneous close (§3.6).
+        this.state = TcpState.Closing;
+        break;
+      case TcpState.FinWait2:
+        this.host.wheel.disarm(this.timeWaitTimer);
+        this.enterTimeWait();
+        break;
+      default:
+        break;
+    }
+  }
+
+  private enterTimeWait(): void {
+    this.state = TcpState.TimeWait;
+    this.host.wheel.disarm(this.rtxTimer);
+    this.host.wheel.disarm(this.persistTimer);
+    this.host.wheel.disarm(this.keepaliveTimer);
+    this.host.wheel.arm(this.timeWaitTimer, this.host.now + TCP_DEFAULTS.timeWaitUs);
+  }
+
+  /** @internal Gets rid of everything and tells the stack. */
+  toClosed(): void {
+    if (this.state === TcpState.Closed) return;
+    this.state = TcpState.Closed;
+    const w = this.host.wheel;
+    w.disarm(this.rtxTimer);
+    w.disarm(this.delackTimer);
+    w.disarm(this.persistTimer);
+    w.disarm(this.keepaliveTimer);
+    w.disarm(this.timeWaitTimer);
+    this.ooo.clear();
+    this.host.tcpClosed(this);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Output
+
+  /** The receive window we can offer now (before scaling). */
+  windowToAdvertise(): number {
+    return Math.max(0, this.recvQ.free - this.ooo.bytes);
+  }
+
+  /** @internal The window field for an outgoing segment; moves rcvAdvEdge right, never left. */
+  windowField(): number {
+    const max = 65535 << this.rcvShift;
+    let wnd = Math.min(this.windowToAdvertise(), max);
+    // Never shrink the offered window (RFC 9293 §3.8.6.2.1).
+    const edge = seqPlus(this.rcvNxt, wnd);
+    if (seqBefore(edge, this.rcvAdvEdge)) wnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
+    else this.rcvAdvEdge = edge;
+    return Math.min(0xffff, wnd >>> this.rcvShift);
+  }
+
+  /** Sends what the windows allow: new data, then the FIN (RFC 9293 §3.10.2, RFC 5681, Nagle RFC 896). */
+  push(): void {
+    const s = this.state;
+    if (s !== TcpState.Established && s !== TcpState.CloseWait && s !== TcpState.FinWait1 && s !== TcpState.LastAck && s !== TcpState.Closing) return;
+    const now = this.host.now;
+    for (let guard = 0; guard < 1024; guard++) {
+      const queuedEnd = this.sendQ.length; // bytes past SND.UNA
+      const offset = seqDiff(this.sndNxt, this.sndUna);
+      const unsent = queuedEnd - offset;
+      const inFlight = seqDiff(this.sndNxt, this.sndUna);
+      const wnd = Math.min(this.cc.cwnd, this.sndWnd);
+      const room = wnd - inFlight;
+      if (unsent > 0) {
+        if (this.sndWnd === 0) {
+          // Zero window: probe when nothing is in flight (RFC 9293 §3.8.6.1).
+          if (inFlight === 0 && !this.persistTimer.armed) this.host.wheel.arm(this.persistTimer, now + this.rtt.rto);
+          break;
+        }
+        if (room <= 0) break;
+        let n = Math.min(unsent, this.mss, room);
+        // Nagle (RFC 896, RFC 9293 §3.7.4): hold a small segment while data is unacknowledged.
+        if (n < this.mss && n === unsent && !this.finQueued) {
+          if (this.cork) break;
+          if (!this.noDelay && inFlight > 0) break;
+        }
+        if (n < this.mss && n < unsent) {
+          // Room for less than a full segment: RFC 9293 §3.8.6.2.1 sender SWS avoidance.
+          if (n < (this.sndWnd >>> 1)) break;
+        }
+        n = Math.max(0, n);
+        const fin = this.finQueued && !this.finSent && n === unsent && this.state !== TcpState.Established && this.state !== TcpState.CloseWait;
+        this.sendData(offset, n, fin);
+        continue;
+      }
+      if (this.finQueued && !this.finSent && unsent === 0) {
+        this.sendData(offset, 0, true);
+      }
+      break;
+    }
+  }
+
+  private sendData(offset: number, n: number, fin: boolean): void {
+    const seq = this.sndNxt;
+    let flags = TcpFlags.ACK;
+    if (n > 0 && offset + n === this.sendQ.length) flags |= TcpFlags.PSH;
+    if (fin) flags |= TcpFlags.FIN;
+    this.host.tcpOutput(this, flags, seq, offset, n);
+    this.afterAckSent();
+    this.sndNxt = seqPlus(seq, n + (fin ? 1 : 0));
+    if (fin) {
+      this.finSent = true;
+      this.finSeq = seqPlus(seq, n);
+    }
+    if (seqBefore(this.sndMax, this.sndNxt)) {
+      if (this.rttStart < 0 && !this.tsOk) {
+        this.rttSeq = seq;
+        this.rttStart = this.host.now;
+      }
+      this.sndMax = this.sndNxt;
+    }
+    if (this.unackedSince < 0) this.unackedSince = this.host.now;
+    if (!this.rtxTimer.armed) this.armRetransmit();
+  }
+
+  /** Retransmits the first unacknowledged segment (fast retransmit, partial ACK, RTO). */
+  private retransmitHead(): void {
+    if (this.sndUna === this.sndMax) return;
+    if (this.state === TcpState.SynSent || this.state === TcpState.SynReceived) {
+      this.host.tcpOutput(this, this.state === TcpState.SynSent ? TcpFlags.SYN : TcpFlags.SYN | TcpFlags.ACK, this.iss, 0, 0);
+      return;
+    }
+    const queued = this.sendQ.length;
+    const n = Math.min(this.mss, queued);
+    const fin = this.finSent && n === queued && this.finSeq === seqPlus(this.sndUna, n);
+    let flags = TcpFlags.ACK;
+    if (fin) flags |= TcpFlags.FIN;
+    this.host.tcpOutput(this, flags, this.sndUna, 0, n);
+    this.afterAckSent();
+    this.totalRetransmits++;
+    // Karn: a retransmitted segment is not timed.
+    if (this.rttStart >= 0 && seqAtOrBefore(this.sndUna, this.rttSeq)) this.rttStart = -1;
+  }
+
+  /** Sends a pure ACK now. */
+  sendAck(): void {
+    if (this.state === TcpState.Closed || this.state === TcpState.SynSent) return;
+    this.host.tcpOutput(this, TcpFlags.ACK, this.sndNxt, 0, 0);
+    this.afterAckSent();
+  }
+
+  private afterAckSent(): void {
+    this.unackedSegments = 0;
+    this.ackNow = false;
+    if (this.delackTimer.armed) this.host.wheel.disarm(this.delackTimer);
+  }
+
+  /**
+   * Linux-like ACK policy: at once in quick-ack mode (the start of a connection), for
+   * every second full-sized segment (RFC 5681 §4.2), out-of-order data or a FIN; else
+   * within the delayed-ACK time.
+   */
+  private maybeAck(): void {
+    if (this.unackedSegments === 0 && !this.ackNow) return;
+    if (this.ackNow || this.unackedSegments >= 2 || this.quickAcks > 0) {
+      if (this.quickAcks > 0) this.quickAcks--;
+      this.sendAck();
+      return;
+    }
+    if (!this.delackTimer.armed) this.host.wheel.arm(this.delackTimer, this.host.now + TCP_DEFAULTS.delayedAckUs);
+  }
+
+  private armRetransmit(): void {
+    this.host.wheel.arm(this.rtxTimer, this.host.now + this.rtt.rto);
+  }
+
+  /** A timer of this connection fired. */
+  timerFired(kind: number): void {
+    const now = this.host.now;
+    switch (kind) {
+      case TimerKind.DelayedAck:
+        if (this.unackedSegments > 0 || this.ackNow) this.sendAck();
+        return;
+      case TimerKind.TimeWait:
+        this.toClosed();
+        return;
+      case TimerKind.Persist:
+        // Zero-window probe: one byte beyond the window (RFC 9293 §3.8.6.1), backing off like the RTO.
+        if (this.sndWnd === 0 && this.sendQ.length > seqDiff(this.sndNxt, this.sndUna)) {
+          const offset = seqDiff(this.sndNxt, this.sndUna);
+          this.host.tcpOutput(this, TcpFlags.ACK, this.sndNxt, offset, 1);
+          this.rtt.backoff();
+          this.host.wheel.arm(this.persistTimer, now + this.rtt.rto);
+        }
+        return;
+      case TimerKind.Keepalive:
+        this.keepaliveFired(now);
+        return;
+      case TimerKind.Retransmit:
+        this.retransmitFired(now);
+        return;
+    }
+  }
+
+  private retransmitFired(now: number): void {
+    if (this.sndUna === this.sndMax) return;
+    const limit = this.state === TcpState.SynSent || this.state === TcpState.SynReceived ? TCP_DEFAULTS.synRetries : TCP_DEFAULTS.retries2;
+    const userTimedOut = this.userTimeoutUs > 0 && this.unackedSince >= 0 && now - this.unackedSince >= this.userTimeoutUs;
+    if (this.retransmits >= limit || userTimedOut) {
+      this.error = 'ETIMEDOUT';
+      if (this.state !== TcpState.SynSent) this.host.tcpOutput(this, TcpFlags.RST | TcpFlags.ACK, this.sndNxt, 0, 0);
+      this.toClosed();
+      return;
+    }
+    this.retransmits++;
+    this.rtt.backoff();
+    // RFC 5681 §3.1 / RFC 6298 §5.5–5.6: collapse the window and go back to SND.UNA.
+    this.cc.onRto(seqDiff(this.sndMax, this.sndUna), now);
+    this.inRecovery = false;
+    this.dupAcks = 0;
+    this.rttStart = -1;
+    this.sndNxt = this.sndUna;
+    if (this.state === TcpState.SynSent || this.state === TcpState.SynReceived) {
+      this.retransmitHead();
+      this.sndNxt = this.sndMax;
+    } else {
+      // Resend the first segment; the rest follows as ACKs open the window.
+      this.retransmitHead();
+      const n = Math.min(this.mss, this.sendQ.length);
+      const fin = this.finSent && n === this.sendQ.length;
+      this.sndNxt = seqPlus(this.sndUna, n + (fin ? 1 : 0));
+    }
+    this.armRetransmit();
+  }
+
+  private keepaliveFired(now: number): void {
+    if (!this.keepalive || (this.state !== TcpState.Established && this.state !== TcpState.CloseWait)) return;
+    const idle = now - this.lastReceiveAt;
+    if (idle < this.keepIdleUs && this.keepProbes === 0) {
+      this.host.wheel.arm(this.keepaliveTimer, this.lastReceiveAt + this.keepIdleUs);
+      return;
+    }
+    if (this.keepProbes >= this.keepCount) {
+      this.error = 'ETIMEDOUT';
+      this.host.tcpOutput(this, TcpFlags.RST | TcpFlags.ACK, this.sndNxt, 0, 0);
+      this.toClosed();
+      return;
+    }
+    // RFC 9293 §3.8.4: a probe is an ACK with SEG.SEQ = SND.NXT − 1.
+    this.keepProbes++;
+    this.host.tcpOutput(this, TcpFlags.ACK, seqPlus(this.sndNxt, -1), 0, 0);
+    this.host.wheel.arm(this.keepaliveTimer, now + this.keepIntervalUs);
+  }
+
+  /** SO_KEEPALIVE on/off. */
+  setKeepalive(on: boolean): void {
+    this.keepalive = on;
+    if (on) this.host.wheel.arm(this.keepaliveTimer, this.lastReceiveAt + this.keepIdleUs);
+    else this.host.wheel.disarm(this.keepaliveTimer);
+  }
+}

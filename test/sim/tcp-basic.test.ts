@@ -1,0 +1,161 @@
+// TCP between two stacks on the simulator: handshake and options, data both ways checked
+// by SHA-256, orderly close through TIME-WAIT, half-close, RST for a closed port
+// (ECONNREFUSED at once, KI-09), simultaneous open, loss/reordering/duplication, the
+// accept backlog, and the timers' ETIMEDOUT.
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { simTest } from '../support/sim.js';
+import { twoStacks } from '../support/stacks.js';
+import { ipv4 } from '../../src/wire/address.js';
+import { TcpState, type TcpConnection } from '../../src/stack/tcp/connection.js';
+import type { LinkParams } from '../../src/link/sim/network.js';
+import type { SeededRng } from '../../src/rng.js';
+
+const A = ipv4('198.18.0.1');
+const B = ipv4('198.18.0.2');
+
+function payload(rng: SeededRng, n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = rng.int(0, 255);
+  return b;
+}
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Pumps `data` from `tx` to `rx` and back-pressure aware reading, up to `limitUs` simulated time. */
+function transfer(env: ReturnType<typeof twoStacks>, tx: TcpConnection, rx: TcpConnection, data: Uint8Array, limitUs = 60_000_000): Uint8Array {
+  const out = new Uint8Array(data.length);
+  let sent = 0, got = 0;
+  const buf = new Uint8Array(65536);
+  const start = env.sim.now;
+  while (got < data.length && env.sim.now - start < limitUs) {
+    if (sent < data.length) sent += tx.write(data, sent, data.length - sent);
+    env.settle(2_000);
+    for (;;) {
+      const n = rx.read(buf);
+      if (n <= 0) break;
+      out.set(buf.subarray(0, n), got);
+      got += n;
+    }
+  }
+  assert.equal(got, data.length, `received ${got} of ${data.length} bytes in ${(env.sim.now - start) / 1e6} s`);
+  return out;
+}
+
+function connected(seed: number, params: Partial<LinkParams> = {}) {
+  const env = twoStacks(seed, params);
+  const l = env.b.tcp.listen(4, 0, 80);
+  const c = env.a.tcp.connect(B, 80);
+  env.settle(50_000);
+  const s = l.accept();
+  assert.ok(s, 'accepted');
+  return { ...env, l, c, s: s! };
+}
+
+simTest('tcp: three-way handshake negotiates MSS, window scale, SACK and timestamps; data flows both ways intact', (t, seed) => {
+  const env = connected(seed);
+  const { c, s } = env;
+  assert.equal(c.state, TcpState.Established);
+  assert.equal(s.state, TcpState.Established);
+  assert.equal(c.mss, 1460);
+  assert.ok(c.tsOk && s.tsOk && c.sackOk && s.sackOk);
+  assert.equal(c.sndShift, s.rcvShift);
+  assert.equal(s.remote4, A);
+  const up = payload(env.sim.rng.fork('up'), 300_000);
+  assert.equal(sha(transfer(env, c, s, up)), sha(up));
+  const down = payload(env.sim.rng.fork('down'), 200_000);
+  assert.equal(sha(transfer(env, s, c, down)), sha(down));
+  assert.ok(c.info().rttUs > 0, 'RTT measured');
+  void t;
+});
+
+simTest('tcp: orderly close — FIN each way, FIN_WAIT2, TIME_WAIT for 60 s on the active closer, then CLOSED', (_t, seed) => {
+  const env = connected(seed);
+  const { c, s } = env;
+  c.write(Uint8Array.of(1, 2, 3));
+  c.shutdownWrite(); // close() right after a write still delivers the bytes, then FIN (KI-20)
+  env.settle(50_000);
+  const buf = new Uint8Array(10);
+  assert.equal(s.read(buf), 3);
+  assert.equal(s.read(buf), 0, 'end of stream');
+  assert.equal(s.state, TcpState.CloseWait);
+  assert.equal(c.state, TcpState.FinWait2);
+  s.write(Uint8Array.of(9)); // half-close: the other direction still works
+  env.settle(50_000);
+  assert.equal(c.read(buf), 1);
+  s.close();
+  env.settle(50_000);
+  assert.equal(s.state, TcpState.Closed);
+  assert.equal(c.state, TcpState.TimeWait);
+  env.settle(59_000_000);
+  assert.equal(c.state, TcpState.TimeWait);
+  env.settle(2_000_000);
+  assert.equal(c.state, TcpState.Closed);
+  assert.equal(env.a.tcp.size + env.b.tcp.size, 0, 'both tables empty');
+});
+
+simTest('KI-09 tcp: connect to a closed port is refused at once with ECONNREFUSED', (_t, seed) => {
+  const env = twoStacks(seed);
+  const c = env.a.tcp.connect(B, 81);
+  env.settle(10_000);
+  assert.equal(c.state, TcpState.Closed);
+  assert.equal(c.error, 'ECONNREFUSED');
+  assert.ok(env.sim.now < 1_000_000);
+  assert.equal(env.b.tcp.counters.resetsOut, 1);
+});
+
+simTest('tcp: simultaneous open (RFC 9293 §3.5) reaches ESTABLISHED on both sides', (_t, seed) => {
+  const env = twoStacks(seed);
+  // Each side connects to the other's port from its own fixed port.
+  const x = env.a.tcp.connect(B, 5001, { localPort: 5000 });
+  const y = env.b.tcp.connect(A, 5000, { localPort: 5001 });
+  env.settle(3_000_000);
+  assert.equal(x.state, TcpState.Established);
+  assert.equal(y.state, TcpState.Established);
+  const msg = Uint8Array.of(7, 7, 7);
+  x.write(msg);
+  env.settle(100_000);
+  const buf = new Uint8Array(8);
+  assert.equal(y.read(buf), 3);
+});
+
+simTest('tcp: data survives 5% loss with reordering and duplication (SHA-256 checked)', (_t, seed) => {
+  const env = connected(seed, { loss: 0.05, reorder: 0.02, duplicate: 0.02, delayUs: 500 });
+  const data = payload(env.sim.rng.fork('data'), 400_000);
+  assert.equal(sha(transfer(env, env.c, env.s, data, 120_000_000)), sha(data));
+  assert.ok(env.c.totalRetransmits > 0, 'losses were repaired by retransmission');
+});
+
+simTest('tcp: RST in ESTABLISHED closes with ECONNRESET; abort() sends it', (_t, seed) => {
+  const env = connected(seed);
+  env.c.abort();
+  env.settle(50_000);
+  assert.equal(env.s.state, TcpState.Closed);
+  assert.equal(env.s.error, 'ECONNRESET');
+});
+
+simTest('tcp: the accept queue holds `backlog` connections; more SYNs are dropped until accept()', (_t, seed) => {
+  const env = twoStacks(seed);
+  const l = env.b.tcp.listen(4, 0, 90, 2);
+  const conns = [0, 1, 2].map(() => env.a.tcp.connect(B, 90));
+  env.settle(100_000);
+  assert.equal(l.acceptQueue.length, 2);
+  assert.equal(conns.filter((c) => c.state === TcpState.Established).length, 2);
+  assert.ok(l.overflows >= 1);
+  l.accept();
+  env.settle(3_500_000); // the third client's SYN is retried after 1 s (then 2 s)
+  assert.equal(conns[2]!.state, TcpState.Established);
+  assert.equal(l.acceptQueue.length, 2);
+});
+
+simTest('tcp: SYNs to a dead host time out with ETIMEDOUT after Linux\'s six retries', (_t, seed) => {
+  const env = twoStacks(seed, { loss: 1 });
+  env.a.addNeighbor(B, Uint8Array.of(2, 0, 0, 0, 0, 2)); // no ARP: only SYNs vanish
+  const c = env.a.tcp.connect(B, 80);
+  env.settle(126_000_000);
+  assert.equal(c.state, TcpState.SynSent, 'still trying after 126 s (1+2+4+8+16+32+64 = 127)');
+  env.settle(2_000_000);
+  assert.equal(c.state, TcpState.Closed);
+  assert.equal(c.error, 'ETIMEDOUT');
+});
