@@ -69,6 +69,8 @@ export interface TcpHost {
   tcpClosed(c: TcpConnection): void;
   /** A passive connection became ESTABLISHED: queue it for accept(). */
   tcpEstablished(c: TcpConnection): void;
+  /** Whether a passive connection may complete now (its listener's accept queue has room). */
+  tcpMayEstablish(c: TcpConnection): boolean;
 }
 
 /** A TCP_INFO-like record. */
@@ -379,6 +381,9 @@ export class TcpConnection {
     // Fifth: ACK.
     if (this.state === TcpState.SynReceived) {
       if (seqBefore(this.sndUna, seg.ack) && seqAtOrBefore(seg.ack, this.sndMax)) {
+        // Linux (tcp_check_req): with the listener's accept queue full the ACK is dropped;
+        // the SYN-ACK is retransmitted and the peer's next segment tries again.
+        if (!this.host.tcpMayEstablish(this)) return;
         this.state = TcpState.Established;
         this.sndWnd = seg.window << this.sndShift;
         this.sndWl1 = seg.seq;

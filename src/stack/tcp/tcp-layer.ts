@@ -282,6 +282,13 @@ export class TcpLayer implements TcpHost {
     }
   }
 
+  tcpMayEstablish(c: TcpConnection): boolean {
+    const l = c.listener as TcpListener | null;
+    if (l === null || !l.acceptQueueFull) return true;
+    l.overflows++;
+    return false;
+  }
+
   tcpEstablished(c: TcpConnection): void {
     const l = c.listener as TcpListener | null;
     if (l === null || l.closed) return;
@@ -445,7 +452,13 @@ export class TcpLayer implements TcpHost {
     if (f & TcpFlags.RST) return true; // ignored
     if (f & TcpFlags.ACK) {
       // Maybe the final ACK of a handshake answered with a SYN cookie (RFC 4987 §3.6).
-      if ((f & TcpFlags.SYN) === 0 && this.syncookies && !l.acceptQueueFull) {
+      if ((f & TcpFlags.SYN) === 0 && this.syncookies) {
+        if (l.acceptQueueFull) {
+          // Linux: the ACK completing a handshake is dropped while the accept queue is full
+          // (tcp_abort_on_overflow = 0); the peer's next segment carries the cookie again.
+          l.overflows++;
+          return true;
+        }
         const c = this.fromCookie(l, seg, family, src4, sport, dst4, dport, bytes, srcAt, dstAt);
         if (c !== null) return true;
       }
