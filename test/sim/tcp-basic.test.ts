@@ -170,3 +170,82 @@ simTest('tcp: SYNs to a dead host time out with ETIMEDOUT after Linux\'s six ret
   assert.equal(c.state, TcpState.Closed);
   assert.equal(c.error, 'ETIMEDOUT');
 });
+
+simTest('tcp: over IPv6, and a dual-stack listener on :: takes IPv4 too (v4-mapped peers)', (_t, seed) => {
+  const env = twoStacks(seed, {}, { ipv6: true });
+  const A6 = Uint8Array.of(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
+  const B6 = Uint8Array.of(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2);
+  env.a.addAddress(A6, 64, undefined, { dad: false });
+  env.b.addAddress(B6, 64, undefined, { dad: false });
+  env.settle(3_000_000);
+  const l = env.b.tcp.listen(6, new Uint8Array(16), 443);
+  const c6 = env.a.tcp.connect(B6, 443);
+  const c4 = env.a.tcp.connect(B, 443);
+  env.settle(100_000);
+  assert.equal(c6.state, TcpState.Established);
+  assert.equal(c4.state, TcpState.Established);
+  assert.equal(c6.mss, 1440, 'IPv6 MSS: 1500 − 40 − 20');
+  assert.equal(l.acceptQueue.length, 2);
+  const s6 = l.accept()!, s4 = l.accept()!;
+  assert.deepEqual([s6.family, s4.family].sort(), [4, 6]);
+  const data = payload(env.sim.rng.fork('v6'), 100_000);
+  const env2 = { ...env };
+  assert.equal(sha(transfer(env2, c6, s6.family === 6 ? s6 : s4, data)), sha(data));
+});
+
+simTest('tcp: keepalive finds a dead peer after idle + count × interval and reports ETIMEDOUT', (_t, seed) => {
+  const env = connected(seed);
+  env.c.keepIdleUs = 10_000_000;
+  env.c.keepIntervalUs = 1_000_000;
+  env.c.keepCount = 3;
+  env.c.setKeepalive(true);
+  env.settle(11_000_000);
+  assert.equal(env.c.state, TcpState.Established, 'the live peer answers probes');
+  env.link.set('both', { loss: 1 });
+  env.settle(13_500_000);
+  assert.equal(env.c.state, TcpState.Closed);
+  assert.equal(env.c.error, 'ETIMEDOUT');
+});
+
+simTest('tcp: a zero window is probed by the persist timer and the transfer resumes when the reader drains', (_t, seed) => {
+  const env = connected(seed);
+  const big = payload(env.sim.rng.fork('zw'), 400_000);
+  let sent = 0;
+  for (let i = 0; i < 50; i++) {
+    sent += env.c.write(big, sent, big.length - sent);
+    env.settle(20_000);
+  }
+  assert.equal(env.c.sndWnd, 0, 'the receiver, never reading, closed its window');
+  const before = env.b.tcp.counters.segmentsIn;
+  env.settle(5_000_000);
+  assert.ok(env.b.tcp.counters.segmentsIn > before, 'window probes arrived while the window was closed');
+  // Drain and finish the transfer.
+  const out = new Uint8Array(big.length);
+  let got = 0;
+  const buf = new Uint8Array(65536);
+  for (let i = 0; i < 2000 && got < big.length; i++) {
+    if (sent < big.length) sent += env.c.write(big, sent, big.length - sent);
+    for (let n = env.s.read(buf); n > 0; n = env.s.read(buf)) {
+      out.set(buf.subarray(0, n), got);
+      got += n;
+    }
+    env.settle(20_000);
+  }
+  assert.equal(got, big.length);
+  assert.equal(sha(out), sha(big));
+});
+
+simTest('tcp: TCP_INFO-like record reflects the connection', (_t, seed) => {
+  const env = connected(seed, { delayUs: 5_000 });
+  const data = payload(env.sim.rng.fork('info'), 50_000);
+  transfer(env, env.c, env.s, data);
+  env.settle(100_000); // the last ACKs come back
+  const i = env.c.info();
+  assert.equal(i.state, TcpState.Established);
+  assert.ok(i.rttUs >= 10_000 && i.rttUs < 40_000, `rtt ${i.rttUs} µs on a 10 ms round trip`);
+  assert.ok(i.rtoUs >= 200_000, 'RTO floor 200 ms (Linux)');
+  assert.equal(i.bytesAcked, data.length);
+  assert.equal(env.s.info().bytesReceived, data.length);
+  assert.equal(i.mss, 1460);
+  assert.ok(i.cwnd >= 10 * 1460);
+});
