@@ -248,6 +248,8 @@ export class TcpConnection {
     this.sackOk = o.sackPermitted;
     this.tsOk = o.hasTimestamps;
     if (this.tsOk) this.tsRecent = o.tsVal | 0;
+    // Linux's mss_cache: the MSS less the options every segment carries (timestamps: 12).
+    if (this.tsOk) this.mss -= 12;
     this.cc.setMss(this.mss);
   }
 
@@ -712,7 +714,7 @@ export class TcpConnection {
           break;
         }
         if (room <= 0) break;
-        let n = Math.min(unsent, this.mss, room);
+        let n = Math.min(unsent, this.segmentRoom(), room);
         // Nagle (RFC 896, RFC 9293 §3.7.4): hold a small segment while data is unacknowledged.
         if (n < this.mss && n === unsent && !this.finQueued) {
           if (this.cork) break;
@@ -732,6 +734,12 @@ export class TcpConnection {
       }
       break;
     }
+  }
+
+  /** Payload room in the next segment: the MSS less SACK blocks it will carry (RFC 2018 §3). */
+  private segmentRoom(): number {
+    if (!this.sackOk || this.ooo.blockCount === 0) return this.mss;
+    return this.mss - 4 - 8 * Math.min(this.ooo.blockCount, this.tsOk ? 3 : 4);
   }
 
   private sendData(offset: number, n: number, fin: boolean): void {
@@ -765,7 +773,7 @@ export class TcpConnection {
       return;
     }
     const queued = this.sendQ.length;
-    const n = Math.min(this.mss, queued);
+    const n = Math.min(this.segmentRoom(), queued);
     const fin = this.finSent && n === queued && this.finSeq === seqPlus(this.sndUna, n);
     let flags = TcpFlags.ACK;
     if (fin) flags |= TcpFlags.FIN;
