@@ -539,7 +539,10 @@ export class TcpConnection {
         this.recoverSeq = this.sndMax;
         this.cc.onEnterRecovery(seqDiff(this.sndMax, this.sndUna), this.host.now);
         this.retransmitHead();
-      } else if (this.inRecovery) this.cc.onRecoveryAck(0, seqDiff(this.sndMax, this.sndUna), this.host.now);
+      } else if (this.inRecovery) {
+        // Each further duplicate ACK means a segment left the network (RFC 6937's DeliveredData ≈ 1 SMSS without SACK).
+        this.cc.onRecoveryAck(this.mss, seqDiff(this.sndMax, this.sndUna), this.host.now);
+      }
     }
     // RFC 9293 §3.10.7.4: window update from a newer segment.
     if (seqBefore(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqAtOrBefore(this.sndWl2, ack))) {

@@ -26,6 +26,11 @@ export function cubicWindow(tSeconds: number, k: number, wMaxSegments: number): 
   return CUBIC_C * d * d * d + wMaxSegments;
 }
 
+/** ⌊bytes·β⌋ without binary rounding error (90000 · 0.7 = 62999.999…). */
+function floorBeta(bytes: number): number {
+  return Math.floor(bytes * CUBIC_BETA + 1e-6);
+}
+
 export class Cubic extends NewReno {
   override readonly name = 'cubic' as const;
   /** W_max, segments: the window before the last reduction, after fast convergence (§4.7). 0 = none. */
@@ -54,7 +59,7 @@ export class Cubic extends NewReno {
     this.resetEpoch();
     // §4.6: ssthresh = cwnd·β_cubic, at least 2 segments (Linux bictcp_recalc_ssthresh uses
     // cwnd, not FlightSize; growth is held to cwnd-limited periods, as §4.6 then requires).
-    return Math.max(Math.floor(this.cwnd * CUBIC_BETA), 2 * this.mss);
+    return Math.max(floorBeta(this.cwnd), 2 * this.mss);
   }
 
   override onExitRecovery(now: number): void {

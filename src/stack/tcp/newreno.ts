@@ -47,7 +47,7 @@ export class NewReno implements CongestionControl {
       // RFC 3465 §2.2: at most L = 2·SMSS per ACK; Linux tcp_slow_start stops at ssthresh and
       // hands what is left of the ACK to congestion avoidance.
       const inc = Math.min(acked, 2 * this.mss);
-      const grown = Math.min(this.cwnd + inc, Math.max(this.ssthresh, this.cwnd));
+      const grown = Math.min(this.cwnd + inc, this.ssthresh);
       acked = inc - (grown - this.cwnd);
       this.cwnd = grown;
       if (acked <= 0) return;
