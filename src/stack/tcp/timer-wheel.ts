@@ -31,8 +31,8 @@ export class TimerWheel {
   private readonly heads: (Timer | null)[] = new Array<Timer | null>(SLOTS).fill(null);
   private count = 0;
   private armSeq = 0;
-  /** The tick up to which every slot has been processed. */
-  private tick = -1;
+  /** The current tick: slots before it are processed; its own slot is looked at again by each advance. */
+  private tick = 0;
   private earliest = Infinity;
   private readonly due: Timer[] = [];
 
@@ -47,7 +47,7 @@ export class TimerWheel {
     t.at = at;
     t.seq = ++this.armSeq;
     let tick = Math.floor(at / this.tickUs);
-    if (tick <= this.tick) tick = this.tick + 1; // already past: the next advance fires it
+    if (tick < this.tick) tick = this.tick; // already past: the current slot, looked at by every advance
     const slot = tick % SLOTS;
     t.slot = slot;
     t.prev = null;
@@ -89,9 +89,10 @@ export class TimerWheel {
     const target = Math.floor(now / this.tickUs);
     const due = this.due;
     due.length = 0;
-    // Visit each slot at most once per call.
-    const from = this.tick + 1;
-    const steps = Math.min(target - this.tick, SLOTS);
+    // Visit each slot at most once per call, from the current tick (which may hold timers
+    // armed for a moment already reached) to the target.
+    const from = Math.max(this.tick, 0);
+    const steps = Math.min(target - from + 1, SLOTS);
     for (let k = 0; k < steps; k++) {
       const slot = (from + k) % SLOTS;
       for (let t: Timer | null = this.heads[slot]!; t !== null; ) {
@@ -114,8 +115,8 @@ export class TimerWheel {
   private recomputeEarliest(now: number): void {
     let e = Infinity;
     if (this.count > 0) {
-      // Scan forward from now for the first slot holding a timer; a full revolution bounds it.
-      const start = Math.floor(now / this.tickUs) + 1;
+      // Scan forward from the current tick for the first slot holding a timer; a full revolution bounds it.
+      const start = Math.floor(now / this.tickUs);
       for (let k = 0; k < SLOTS; k++) {
         for (let t: Timer | null = this.heads[(start + k) % SLOTS]!; t !== null; t = t.next) if (t.at < e) e = t.at;
         if (e !== Infinity && e <= (start + k + 1) * this.tickUs) break;
