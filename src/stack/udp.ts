@@ -777,7 +777,7 @@ function readWord(b: Uint8Array, at: number): number {
 }
 
 /** A 4-tuple hash for SO_REUSEPORT selection (stable per flow; not Linux's jhash, same role). */
-function flowHash(src: number, sport: number, dst: number, dport: number): number {
+export function flowHash(src: number, sport: number, dst: number, dport: number): number {
   let h = Math.imul(src ^ 0x9e3779b9, 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13) ^ sport, 0xc2b2ae35);
   h = Math.imul(h ^ (h >>> 16) ^ dst, 0x27d4eb2f);

@@ -55,7 +55,8 @@ export class SipHash {
   }
 }
 
-function pushAddr(out: number[], a: Addr): void {
+/** Appends an address as 32-bit words (one for IPv4, four for IPv6). */
+export function pushAddr(out: number[], a: Addr): void {
   if (typeof a === 'number') out.push(a | 0);
   else for (let i = 0; i < 16; i += 4) out.push((a[i]! << 24) | (a[i + 1]! << 16) | (a[i + 2]! << 8) | a[i + 3]!);
 }

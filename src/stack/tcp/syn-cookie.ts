@@ -5,7 +5,7 @@
 // (Linux's MAX_SYNCOOKIE_AGE), i.e. up to about two minutes.
 
 import type { SeededRng } from '../../rng.js';
-import { SipHash } from './isn.js';
+import { SipHash, pushAddr } from './isn.js';
 
 type Addr = number | Uint8Array;
 
@@ -14,10 +14,6 @@ export const COOKIE_MSS_TABLE = [536, 1300, 1440, 1460] as const;
 const COUNTER_US = 64_000_000;
 const MAX_AGE = 2;
 
-function pushAddr(out: number[], a: Addr): void {
-  if (typeof a === 'number') out.push(a | 0);
-  else for (let i = 0; i < 16; i += 4) out.push((a[i]! << 24) | (a[i + 1]! << 16) | (a[i + 2]! << 8) | a[i + 3]!);
-}
 
 export class SynCookies {
   private readonly k1: SipHash;

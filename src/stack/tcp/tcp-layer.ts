@@ -21,7 +21,7 @@ import { TimerWheel, type Timer } from './timer-wheel.js';
 import { IsnGenerator } from './isn.js';
 import { SynCookies } from './syn-cookie.js';
 import { parseCongestionAlgorithm, type CongestionAlgorithm } from './congestion.js';
-import { EPHEMERAL_HIGH, EPHEMERAL_LOW } from '../udp.js';
+import { EPHEMERAL_HIGH, EPHEMERAL_LOW, flowHash as tupleHash } from '../udp.js';
 
 export interface TcpCounters {
   segmentsIn: number;
@@ -569,12 +569,4 @@ export class TcpLayer implements TcpHost {
 
 function word(b: Uint8Array, at: number): number {
   return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
-}
-
-function tupleHash(raddr: number, rport: number, laddr: number, lport: number): number {
-  let h = Math.imul(raddr ^ 0x9e3779b9, 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13) ^ rport, 0xc2b2ae35);
-  h = Math.imul(h ^ (h >>> 16) ^ laddr, 0x27d4eb2f);
-  h = Math.imul(h ^ (h >>> 15) ^ lport, 0x165667b1);
-  return (h ^ (h >>> 16)) >>> 0;
 }
