@@ -250,3 +250,33 @@ simTest('tcp: TCP_INFO-like record reflects the connection', (_t, seed) => {
   assert.equal(i.mss, 1448);
   assert.ok(i.cwnd >= 10 * 1460);
 });
+
+simTest('tcp: knobs — TCP_CORK holds small writes until uncorked, TCP_NODELAY sends at once, SO_LINGER 0 resets, TCP_CONGESTION switches', (_t, seed) => {
+  const env = connected(seed, { delayUs: 1_000 });
+  const { c, s } = env;
+  const buf = new Uint8Array(64);
+  c.setCork(true);
+  c.write(Uint8Array.of(1, 2, 3));
+  env.settle(20_000);
+  assert.equal(s.read(buf), -1, 'corked: nothing sent');
+  c.setCork(false);
+  env.settle(20_000);
+  assert.equal(s.read(buf), 3);
+  // Nagle holds a second small write while the first is unacknowledged; NODELAY sends it.
+  c.write(Uint8Array.of(4));
+  c.write(Uint8Array.of(5));
+  env.settle(1_500); // less than a round trip: only the first byte is out
+  assert.equal(s.read(buf), 1);
+  c.setNoDelay(true);
+  c.write(Uint8Array.of(6));
+  env.settle(1_500);
+  assert.equal(s.read(buf), 2, 'the held byte and the new one go at once');
+  assert.equal(c.cc.name, 'cubic');
+  c.setCongestion('reno');
+  assert.equal(c.cc.name, 'reno');
+  c.closeWithLinger(0);
+  env.settle(20_000);
+  assert.equal(c.state, TcpState.Closed);
+  assert.equal(s.state, TcpState.Closed);
+  assert.equal(s.error, 'ECONNRESET');
+});

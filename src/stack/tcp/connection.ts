@@ -897,6 +897,44 @@ export class TcpConnection {
     this.host.wheel.arm(this.keepaliveTimer, now + this.keepIntervalUs);
   }
 
+  /** TCP_CONGESTION: switch the algorithm; the new one starts from the current window (Linux's tcp_set_congestion_control). */
+  setCongestion(name: CongestionAlgorithm): void {
+    const cwnd = this.cc.cwnd, ssthresh = this.cc.ssthresh;
+    this.cc = createCongestionControl(name, this.mss);
+    if (name !== 'none') {
+      this.cc.cwnd = cwnd;
+      this.cc.ssthresh = ssthresh;
+    }
+  }
+
+  /** TCP_QUICKACK: ACK every segment at once for a while (Linux re-enters quick-ack mode). */
+  quickAck(): void {
+    this.quickAcks = TCP_DEFAULTS.maxQuickAcks;
+    if (this.unackedSegments > 0) this.sendAck();
+  }
+
+  /** TCP_CORK: hold partial segments while set; clearing it sends what is queued (tcp_push_pending_frames). */
+  setCork(on: boolean): void {
+    this.cork = on;
+    if (!on) this.push();
+  }
+
+  /** TCP_NODELAY: setting it pushes what Nagle held back. */
+  setNoDelay(on: boolean): void {
+    this.noDelay = on;
+    if (on) this.push();
+  }
+
+  /** close() with SO_LINGER {on, 0}: RST at once, queued data discarded (RFC 9293 §3.10.5 abort). */
+  closeWithLinger(lingerSeconds: number): void {
+    if (lingerSeconds === 0) {
+      this.orphaned = true;
+      this.abort();
+      return;
+    }
+    this.close();
+  }
+
   /** SO_KEEPALIVE on/off. */
   setKeepalive(on: boolean): void {
     this.keepalive = on;
