@@ -1,93 +1,200 @@
-// Initial sequence numbers (RFC 6528 §3): ISN = M + F(local, lport, remote, rport, secret),
-// with M a 4-µs clock (RFC 9293 §3.4.1's 250 kHz) and F a keyed hash — here SipHash-2-4
-// over the 4-tuple with a 128-bit key drawn from the stack's seeded RNG. Also Linux's
-// per-connection timestamp offset (secure_tcp_ts_off) from the same hash with another key.
+// Initial sequence numbers (RFC 6528 §3): ISN = M + F(localip, localport, remoteip,
+// remoteport, secretkey) mod 2^32, where
+// - M is a 4-µs clock, RFC 6528 §3 / RFC 9293 §3.4.1's 250 kHz (Linux's
+//   secure_tcp_seq() uses a 64-ns clock instead; we keep the RFC's rate, which wraps
+//   every 4.77 hours rather than every 4.6 minutes);
+// - F is SipHash-2-4 (Aumasson & Bernstein) with a 128-bit secret drawn from the stack's
+//   seeded RNG, as Linux does (siphash over the addresses and ports, net_secret). It is
+//   implemented here on 32-bit halves and checked against the reference test vectors;
+//   no claim is made beyond that: the secret comes from a seeded, replayable PRNG.
+// Also a per-connection timestamp offset (Linux's secure_tcp_ts_off): the same hash under
+// another key.
+//
+// Hashing allocates nothing: the tuple is packed into a scratch array.
 
 import type { SeededRng } from '../../rng.js';
 
-type Addr = number | Uint8Array;
+/** An IPv4 address as a number (network order in the high byte), or 4/16 address bytes. */
+export type TupleAddr = number | Uint8Array;
 
-/** SipHash-2-4 on 32-bit halves (a 64-bit state as hi/lo pairs), returning the low 32 bits. */
-export class SipHash {
-  private readonly k: Uint32Array;
-  private readonly words: number[] = [];
-  constructor(rng: SeededRng) {
-    this.k = Uint32Array.of(rng.int(0, 0xffffffff), rng.int(0, 0xffffffff), rng.int(0, 0xffffffff), rng.int(0, 0xffffffff));
+/** SipHash-2-4 with a 128-bit key, computed with 32-bit operations. */
+export class SipHash24 {
+  private v0h = 0;
+  private v0l = 0;
+  private v1h = 0;
+  private v1l = 0;
+  private v2h = 0;
+  private v2l = 0;
+  private v3h = 0;
+  private v3l = 0;
+  /** High 32 bits of the last hash (hash() returns the low 32). */
+  hi = 0;
+
+  /** The key as four little-endian 32-bit words: k0 = key bytes 0..7 = (w0, w1), k1 = bytes 8..15 = (w2, w3). */
+  constructor(
+    private readonly k0l: number,
+    private readonly k0h: number,
+    private readonly k1l: number,
+    private readonly k1h: number,
+  ) {}
+
+  static fromRng(rng: SeededRng): SipHash24 {
+    return new SipHash24(rng.nextU32(), rng.nextU32(), rng.nextU32(), rng.nextU32());
   }
 
-  /** Hashes a list of 32-bit words. */
-  hash(words: readonly number[]): number {
-    // State v0..v3 as (hi, lo) pairs.
-    const k = this.k;
-    let v0h = k[1]! ^ 0x736f6d65, v0l = k[0]! ^ 0x70736575;
-    let v1h = k[3]! ^ 0x646f7261, v1l = k[2]! ^ 0x6e646f6d;
-    let v2h = k[1]! ^ 0x6c796765, v2l = k[0]! ^ 0x6e657261;
-    let v3h = k[3]! ^ 0x74656462, v3l = k[2]! ^ 0x79746573;
-    const add = (ah: number, al: number, bh: number, bl: number): [number, number] => {
-      const lo = (al >>> 0) + (bl >>> 0);
-      return [((ah + bh + Math.floor(lo / 0x100000000)) | 0), lo | 0];
-    };
-    const rotl = (h: number, l: number, n: number): [number, number] => {
-      if (n === 32) return [l, h];
-      if (n > 32) { [h, l] = [l, h]; n -= 32; }
-      return [(h << n) | (l >>> (32 - n)), (l << n) | (h >>> (32 - n))];
-    };
-    const round = () => {
-      [v0h, v0l] = add(v0h, v0l, v1h, v1l); [v1h, v1l] = rotl(v1h, v1l, 13); v1h ^= v0h; v1l ^= v0l; [v0h, v0l] = rotl(v0h, v0l, 32);
-      [v2h, v2l] = add(v2h, v2l, v3h, v3l); [v3h, v3l] = rotl(v3h, v3l, 16); v3h ^= v2h; v3l ^= v2l;
-      [v0h, v0l] = add(v0h, v0l, v3h, v3l); [v3h, v3l] = rotl(v3h, v3l, 21); v3h ^= v0h; v3l ^= v0l;
-      [v2h, v2l] = add(v2h, v2l, v1h, v1l); [v1h, v1l] = rotl(v1h, v1l, 17); v1h ^= v2h; v1l ^= v2l; [v2h, v2l] = rotl(v2h, v2l, 32);
-    };
-    const n = words.length;
-    for (let i = 0; i < n; i += 2) {
-      const ml = words[i]! | 0, mh = i + 1 < n ? words[i + 1]! | 0 : 0;
-      v3h ^= mh; v3l ^= ml;
-      round(); round();
-      v0h ^= mh; v0l ^= ml;
+  /** A key from 16 bytes (the reference vectors' form). */
+  static fromKeyBytes(k: Uint8Array): SipHash24 {
+    return new SipHash24(le32(k, 0), le32(k, 4), le32(k, 8), le32(k, 12));
+  }
+
+  /** Hashes m[0, len); returns the low 32 bits of the 64-bit result (unsigned); `hi` holds the rest. */
+  hash(m: Uint8Array, len: number): number {
+    this.v0h = this.k0h ^ 0x736f6d65;
+    this.v0l = this.k0l ^ 0x70736575;
+    this.v1h = this.k1h ^ 0x646f7261;
+    this.v1l = this.k1l ^ 0x6e646f6d;
+    this.v2h = this.k0h ^ 0x6c796765;
+    this.v2l = this.k0l ^ 0x6e657261;
+    this.v3h = this.k1h ^ 0x74656462;
+    this.v3l = this.k1l ^ 0x79746573;
+    const full = len & ~7;
+    for (let i = 0; i < full; i += 8) this.compress(le32(m, i), le32(m, i + 4));
+    let bl = 0;
+    let bh = (len & 0xff) << 24;
+    const rem = len & 7;
+    for (let j = 0; j < rem; j++) {
+      const b = m[full + j]!;
+      if (j < 4) bl |= b << (8 * j);
+      else bh |= b << (8 * (j - 4));
     }
-    const bh = (n * 4) << 24, bl = 0;
-    v3h ^= bh; v3l ^= bl;
-    round(); round();
-    v0h ^= bh; v0l ^= bl;
-    v2l ^= 0xff;
-    round(); round(); round(); round();
-    return (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
+    this.compress(bl, bh);
+    this.v2l ^= 0xff;
+    this.rounds(4);
+    this.hi = (this.v0h ^ this.v1h ^ this.v2h ^ this.v3h) >>> 0;
+    return (this.v0l ^ this.v1l ^ this.v2l ^ this.v3l) >>> 0;
+  }
+
+  private compress(ml: number, mh: number): void {
+    this.v3l ^= ml;
+    this.v3h ^= mh;
+    this.rounds(2);
+    this.v0l ^= ml;
+    this.v0h ^= mh;
+  }
+
+  private rounds(n: number): void {
+    let v0h = this.v0h, v0l = this.v0l, v1h = this.v1h, v1l = this.v1l;
+    let v2h = this.v2h, v2l = this.v2l, v3h = this.v3h, v3l = this.v3l;
+    let s = 0, h = 0;
+    for (let r = 0; r < n; r++) {
+      // v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
+      s = (v0l >>> 0) + (v1l >>> 0);
+      v0h = (v0h + v1h + (s > 0xffffffff ? 1 : 0)) | 0;
+      v0l = s | 0;
+      h = v1h;
+      v1h = (h << 13) | (v1l >>> 19);
+      v1l = (v1l << 13) | (h >>> 19);
+      v1h ^= v0h;
+      v1l ^= v0l;
+      h = v0h;
+      v0h = v0l;
+      v0l = h;
+      // v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
+      s = (v2l >>> 0) + (v3l >>> 0);
+      v2h = (v2h + v3h + (s > 0xffffffff ? 1 : 0)) | 0;
+      v2l = s | 0;
+      h = v3h;
+      v3h = (h << 16) | (v3l >>> 16);
+      v3l = (v3l << 16) | (h >>> 16);
+      v3h ^= v2h;
+      v3l ^= v2l;
+      // v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
+      s = (v0l >>> 0) + (v3l >>> 0);
+      v0h = (v0h + v3h + (s > 0xffffffff ? 1 : 0)) | 0;
+      v0l = s | 0;
+      h = v3h;
+      v3h = (h << 21) | (v3l >>> 11);
+      v3l = (v3l << 21) | (h >>> 11);
+      v3h ^= v0h;
+      v3l ^= v0l;
+      // v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
+      s = (v2l >>> 0) + (v1l >>> 0);
+      v2h = (v2h + v1h + (s > 0xffffffff ? 1 : 0)) | 0;
+      v2l = s | 0;
+      h = v1h;
+      v1h = (h << 17) | (v1l >>> 15);
+      v1l = (v1l << 17) | (h >>> 15);
+      v1h ^= v2h;
+      v1l ^= v2l;
+      h = v2h;
+      v2h = v2l;
+      v2l = h;
+    }
+    this.v0h = v0h; this.v0l = v0l; this.v1h = v1h; this.v1l = v1l;
+    this.v2h = v2h; this.v2l = v2l; this.v3h = v3h; this.v3l = v3l;
   }
 }
 
-/** Appends an address as 32-bit words (one for IPv4, four for IPv6). */
-export function pushAddr(out: number[], a: Addr): void {
-  if (typeof a === 'number') out.push(a | 0);
-  else for (let i = 0; i < 16; i += 4) out.push((a[i]! << 24) | (a[i + 1]! << 16) | (a[i + 2]! << 8) | a[i + 3]!);
+function le32(b: Uint8Array, i: number): number {
+  return (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
 }
+
+/** Writes an address (4 bytes for a number, else its own 4 or 16 bytes) at `at`; returns the next offset. */
+export function packAddr(out: Uint8Array, at: number, a: TupleAddr): number {
+  if (typeof a === 'number') {
+    out[at] = a >>> 24;
+    out[at + 1] = (a >>> 16) & 0xff;
+    out[at + 2] = (a >>> 8) & 0xff;
+    out[at + 3] = a & 0xff;
+    return at + 4;
+  }
+  for (let i = 0; i < a.length; i++) out[at + i] = a[i]!;
+  return at + a.length;
+}
+
+/** Packs (local address, remote address, local port, remote port) into out; returns the length (12 or 36). */
+export function packTuple(out: Uint8Array, la: TupleAddr, lp: number, ra: TupleAddr, rp: number): number {
+  let at = packAddr(out, 0, la);
+  at = packAddr(out, at, ra);
+  out[at] = (lp >>> 8) & 0xff;
+  out[at + 1] = lp & 0xff;
+  out[at + 2] = (rp >>> 8) & 0xff;
+  out[at + 3] = rp & 0xff;
+  return at + 4;
+}
+
+/** RFC 6528 §3 M: microseconds / 4, modulo 2^32. */
+export const ISN_CLOCK_US = 4;
 
 export class IsnGenerator {
-  private readonly isnKey: SipHash;
-  private readonly tsKey: SipHash;
-  private readonly words: number[] = [];
+  private readonly isnKey: SipHash24;
+  private readonly tsKey: SipHash24;
+  private readonly scratch = new Uint8Array(48);
 
+  /** Draws two 128-bit secrets from rng: one for ISNs, one for timestamp offsets. */
   constructor(rng: SeededRng) {
-    this.isnKey = new SipHash(rng.fork('isn'));
-    this.tsKey = new SipHash(rng.fork('ts'));
+    this.isnKey = SipHash24.fromRng(rng);
+    this.tsKey = SipHash24.fromRng(rng);
   }
 
-  private tuple(la: Addr, lp: number, ra: Addr, rp: number): number[] {
-    const w = this.words;
-    w.length = 0;
-    pushAddr(w, la);
-    pushAddr(w, ra);
-    w.push((lp << 16) | rp);
-    return w;
+  /** RFC 6528 §3: M + F(4-tuple, secret) mod 2^32, with M a 4-µs clock; unsigned. */
+  isn(localAddr: TupleAddr, localPort: number, remoteAddr: TupleAddr, remotePort: number, nowUs: number): number {
+    const n = packTuple(this.scratch, localAddr, localPort, remoteAddr, remotePort);
+    const f = this.isnKey.hash(this.scratch, n);
+    const m = Math.floor(nowUs / ISN_CLOCK_US) % 4294967296;
+    return (m + f) >>> 0;
   }
 
-  /** RFC 6528: M (4 µs ticks) + F(4-tuple); an unsigned 32-bit number. */
-  isn(la: Addr, lp: number, ra: Addr, rp: number, nowUs: number): number {
-    const m = Math.floor(nowUs / 4) % 0x100000000;
-    return (m + this.isnKey.hash(this.tuple(la, lp, ra, rp))) >>> 0;
-  }
-
-  /** A per-connection offset for TCP timestamps (so they reveal no host uptime). */
-  tsOffset(la: Addr, lp: number, ra: Addr, rp: number): number {
-    return this.tsKey.hash(this.tuple(la, lp, ra, rp)) | 0;
+  /**
+   * The offset added to TCP timestamps (RFC 7323 §7.1: they should not reveal the host's
+   * uptime), unsigned: one per connection, keyed on the whole 4-tuple, as Linux's
+   * per-connection offsets were when introduced (2016). Linux later (2017, "secure_seq:
+   * downgrade to per-host timestamp offsets") keyed it on the address pair only, so all
+   * connections between two hosts share one clock; here a reused 4-tuple still gets the
+   * same offset, which is what PAWS across TIME-WAIT reuse needs.
+   */
+  tsOffset(localAddr: TupleAddr, localPort: number, remoteAddr: TupleAddr, remotePort: number): number {
+    const n = packTuple(this.scratch, localAddr, localPort, remoteAddr, remotePort);
+    return this.tsKey.hash(this.scratch, n);
   }
 }

@@ -1,130 +1,258 @@
 // Out-of-order TCP data held until the gap before it fills (RFC 9293 §3.10.7.4, "segment
-// text"; Linux's ofo queue), and the SACK blocks that describe it (RFC 2018 §4: the block
-// holding the most recent segment first). Blocks are kept sorted and merged; bytes already
-// held are never overwritten (the first copy wins, as in Linux).
+// text"; Linux's ofo queue), and the SACK blocks that describe it (RFC 2018 §4).
+//
+// Blocks are disjoint, never adjacent (touching blocks are merged), and kept sorted by
+// sequence number in a plain array of pooled, fixed-shape objects. All blocks lie within
+// one receive window (< 2^31) of each other, so modular comparisons order them. Bytes
+// already held are never overwritten by a later copy: as in Linux, the first copy wins.
+// Each block owns a byte store that grows by doubling and is kept when the block returns
+// to the pool, so a steady stream of reordering allocates nothing.
 
 import type { ByteRing } from './byte-ring.js';
 
+const lt = (a: number, b: number): boolean => ((a - b) | 0) < 0;
+const EMPTY = new Uint8Array(0);
+
 class Block {
-  constructor(
-    public seq: number,
-    public data: Uint8Array,
-    /** When it last grew (for SACK order). */
-    public touched: number,
-  ) {}
-  get end(): number {
-    return (this.seq + this.data.length) | 0;
-  }
+  /** First sequence number held (unsigned). */
+  seq = 0;
+  /** Bytes held. */
+  len = 0;
+  /** Where the bytes start in `buf` (lets pull() trim the front without moving data). */
+  off = 0;
+  buf: Uint8Array = EMPTY;
+  /** Arrival order of the newest segment that landed in this block (RFC 2018 §4 order). */
+  stamp = 0;
 }
 
-const before = (a: number, b: number) => ((a - b) | 0) < 0;
+function copyBytes(dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt: number, n: number): void {
+  if (n > 64) dst.set(src.subarray(srcAt, srcAt + n), dstAt);
+  else for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]!;
+}
 
 export class ReassemblyQueue {
-  private blocks: Block[] = [];
+  private readonly blocks: Block[] = [];
+  private count = 0;
+  private readonly pool: Block[] = [];
   private held = 0;
   private clock = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(private maxBytes: number) {}
 
+  /** Bytes held. */
   get bytes(): number {
     return this.held;
   }
   get blockCount(): number {
-    return this.blocks.length;
+    return this.count;
+  }
+  /** Right edge of the highest block (unsigned), or -1 when empty. */
+  get highestEnd(): number {
+    if (this.count === 0) return -1;
+    const b = this.blocks[this.count - 1]!;
+    return (b.seq + b.len) >>> 0;
   }
 
+  setMaxBytes(n: number): void {
+    this.maxBytes = n;
+  }
+
+  /** Drops everything (and the pooled stores, to keep an idle connection small). */
   clear(): void {
-    this.blocks.length = 0;
+    this.count = 0;
     this.held = 0;
+    this.pool.length = 0;
+    this.blocks.length = 0;
   }
 
-  /** Stores data[off, off+len) at `seq`; returns the bytes newly held. */
+  /**
+   * Stores a copy of data[off, off+len) at `seq`, filling only the gaps between what is
+   * already held; returns the bytes newly stored. Refuses (returns 0, stores nothing)
+   * when that would take more than maxBytes — Linux likewise drops an ofo segment it
+   * cannot charge to the receive buffer. The caller trims data before rcvNxt.
+   */
   insert(seq: number, data: Uint8Array, off: number, len: number): number {
-    seq |= 0;
-    const start = seq, end = (seq + len) | 0, from = off;
-    let added = 0;
-    const stamp = ++this.clock;
-    // Cut the new range around existing blocks, inserting the uncovered pieces.
-    const pieces: Array<[number, number, number]> = [];
-    let cur = start;
-    for (const b of this.blocks) {
-      if (!before(cur, end)) break;
-      if (!before(cur, b.end)) continue; // ends at or before cur
-      if (!before(b.seq, end)) break; // starts at or after the end
-      if (before(cur, b.seq)) pieces.push([cur, from + ((cur - start) | 0), (b.seq - cur) | 0]);
-      cur = b.end;
+    if (len <= 0) return 0;
+    seq >>>= 0;
+    const end = (seq + len) >>> 0;
+    const blocks = this.blocks;
+    const count = this.count;
+    // i: the first block not wholly before seq (end >= seq: touching counts, to merge).
+    let i = 0;
+    while (i < count) {
+      const b = blocks[i]!;
+      if (!lt((b.seq + b.len) | 0, seq)) break;
+      i++;
     }
-    if (before(cur, end)) pieces.push([cur, from + ((cur - start) | 0), (end - cur) | 0]);
-    for (const [s, at, n] of pieces) {
-      if (n <= 0) continue;
-      const take = Math.min(n, this.maxBytes - this.held);
-      if (take <= 0) break;
-      this.blocks.push(new Block(s, data.slice(at, at + take), stamp));
-      this.held += take;
-      added += take;
-    }
-    this.blocks.sort((x, y) => (x.seq - y.seq) | 0);
-    this.merge(stamp, start, end);
-    return added;
-  }
+    // j: the last block starting at or before end (touching counts).
+    let j = i - 1;
+    while (j + 1 < count && !lt(end, blocks[j + 1]!.seq)) j++;
 
-  private merge(stamp: number, start: number, end: number): void {
-    const out: Block[] = [];
-    for (const b of this.blocks) {
-      const last = out[out.length - 1];
-      if (last !== undefined && !before(last.end, b.seq)) {
-        // Adjacent (they never overlap): join.
-        const joined = new Uint8Array(last.data.length + b.data.length);
-        joined.set(last.data);
-        joined.set(b.data, last.data.length);
-        last.data = joined;
-        last.touched = Math.max(last.touched, b.touched);
-        continue;
+    // Bytes the gaps would take.
+    let fresh = 0;
+    if (j < i) fresh = len;
+    else {
+      let cur = seq;
+      for (let k = i; k <= j; k++) {
+        const b = blocks[k]!;
+        if (lt(cur, b.seq)) fresh += (b.seq - cur) | 0;
+        const bEnd = (b.seq + b.len) | 0;
+        if (lt(cur, bEnd)) cur = bEnd;
       }
-      out.push(b);
+      if (lt(cur, end)) fresh += (end - cur) | 0;
     }
-    // The block containing the newest segment counts as touched now.
-    for (const b of out) if (!before(end, b.seq) && !before(b.end, start)) b.touched = stamp;
-    this.blocks = out;
+    if (fresh > 0 && this.held + fresh > this.maxBytes) return 0;
+    const stamp = ++this.clock;
+
+    if (j < i) {
+      // No block touches it: a new block at index i.
+      const nb = this.take();
+      if (nb.buf.length < len) nb.buf = new Uint8Array(storeSize(len));
+      nb.seq = seq;
+      nb.len = len;
+      nb.off = 0;
+      nb.stamp = stamp;
+      copyBytes(nb.buf, 0, data, off, len);
+      for (let k = count; k > i; k--) blocks[k] = blocks[k - 1]!;
+      blocks[i] = nb;
+      this.count = count + 1;
+      this.held += len;
+      return len;
+    }
+
+    const first = blocks[i]!;
+    const last = blocks[j]!;
+    first.stamp = stamp;
+    if (fresh === 0) return 0; // a duplicate inside one block: it still is the most recent (RFC 2018 §4)
+    const start = lt(seq, first.seq) ? seq : first.seq;
+    const lastEnd = (last.seq + last.len) >>> 0;
+    const stop = lt(lastEnd, end) ? end : lastEnd;
+    const span = (stop - start) >>> 0;
+    // Put first's bytes at their final place (offset first.seq - start) in a store of `span`.
+    const lead = (first.seq - start) >>> 0;
+    if (first.off >= lead && first.off - lead + span <= first.buf.length) {
+      first.off -= lead;
+    } else if (span <= first.buf.length) {
+      first.buf.copyWithin(lead, first.off, first.off + first.len);
+      first.off = 0;
+    } else {
+      const nbuf = new Uint8Array(storeSize(span));
+      copyBytes(nbuf, lead, first.buf, first.off, first.len);
+      first.buf = nbuf;
+      first.off = 0;
+    }
+    const buf = first.buf;
+    const base = first.off;
+    // Older blocks i+1..j keep their bytes; new data fills the gaps around them.
+    let curEnd = (first.seq + first.len) | 0;
+    if (lt(seq, first.seq)) copyBytes(buf, base, data, off, lead);
+    for (let k = i + 1; k <= j; k++) {
+      const b = blocks[k]!;
+      const gap = (b.seq - curEnd) | 0; // > 0: blocks never touch
+      copyBytes(buf, base + ((curEnd - start) >>> 0), data, off + ((curEnd - seq) | 0), gap);
+      copyBytes(buf, base + ((b.seq - start) >>> 0), b.buf, b.off, b.len);
+      curEnd = (b.seq + b.len) | 0;
+      this.recycle(b);
+    }
+    if (lt(curEnd, end)) copyBytes(buf, base + ((curEnd - start) >>> 0), data, off + ((curEnd - seq) | 0), (end - curEnd) | 0);
+    first.seq = start;
+    first.len = span;
+    // Close the hole left by blocks i+1..j.
+    const removed = j - i;
+    if (removed > 0) {
+      for (let k = i + 1; k + removed < count; k++) blocks[k] = blocks[k + removed]!;
+      this.count = count - removed;
+    }
+    this.held += fresh;
+    return fresh;
   }
 
-  /** Moves the bytes now in order at rcvNxt into `out`; returns how many. */
+  /**
+   * Moves every byte now in order at rcvNxt into `out` (as far as it has room); returns
+   * how many. Blocks wholly before rcvNxt are dropped, a block straddling it is trimmed.
+   */
   pull(rcvNxt: number, out: ByteRing): number {
     let moved = 0;
     let next = rcvNxt | 0;
-    while (this.blocks.length) {
-      const b = this.blocks[0]!;
-      if (before(next, b.seq)) break;
+    const blocks = this.blocks;
+    let drop = 0;
+    while (drop < this.count) {
+      const b = blocks[drop]!;
+      if (lt(next, b.seq)) break;
       const skip = (next - b.seq) | 0;
-      if (skip >= b.data.length) {
-        this.blocks.shift();
-        this.held -= b.data.length;
+      if (skip >= b.len) {
+        this.held -= b.len;
+        drop++;
         continue;
       }
-      const n = out.write(b.data, skip, b.data.length - skip);
+      const want = b.len - skip;
+      const n = out.write(b.buf, b.off + skip, want);
       moved += n;
       next = (next + n) | 0;
-      if (skip + n < b.data.length) {
-        // The receive buffer filled: keep the rest.
+      if (n < want) {
+        // The receive buffer is full: keep the rest.
         this.held -= skip + n;
-        b.data = b.data.slice(skip + n);
-        b.seq = next;
+        b.off += skip + n;
+        b.len -= skip + n;
+        b.seq = next >>> 0;
         break;
       }
-      this.blocks.shift();
-      this.held -= b.data.length;
+      this.held -= b.len;
+      drop++;
+    }
+    if (drop > 0) {
+      for (let k = 0; k < drop; k++) this.recycle(blocks[k]!);
+      for (let k = drop; k < this.count; k++) blocks[k - drop] = blocks[k]!;
+      this.count -= drop;
     }
     return moved;
   }
 
-  /** RFC 2018 §4: up to `max` blocks as left/right edge pairs, most recently touched first. */
-  sackBlocks(out: number[] | Uint32Array, max: number): number {
-    const order = this.blocks.slice().sort((x, y) => y.touched - x.touched);
-    const n = Math.min(max, order.length);
-    for (let k = 0; k < n; k++) {
-      out[2 * k] = order[k]!.seq >>> 0;
-      out[2 * k + 1] = order[k]!.end >>> 0;
+  /**
+   * RFC 2018 §4: writes up to `max` blocks as (left edge, right edge) pairs into
+   * out[0..2n) — the block holding the most recently received segment first, then the
+   * others most recently changed first — and returns n. Callers pass max = 3 with
+   * timestamps, 4 without (40 bytes of options).
+   */
+  sackBlocks(out: Uint32Array | number[], max: number): number {
+    const blocks = this.blocks;
+    let n = 0;
+    let below = Infinity;
+    while (n < max) {
+      let best = -1;
+      let bestStamp = -1;
+      for (let k = 0; k < this.count; k++) {
+        const s = blocks[k]!.stamp;
+        if (s < below && s > bestStamp) {
+          bestStamp = s;
+          best = k;
+        }
+      }
+      if (best < 0) break;
+      const b = blocks[best]!;
+      out[2 * n] = b.seq >>> 0;
+      out[2 * n + 1] = (b.seq + b.len) >>> 0;
+      below = bestStamp;
+      n++;
     }
     return n;
   }
+
+  private take(): Block {
+    return this.pool.pop() ?? new Block();
+  }
+
+  private recycle(b: Block): void {
+    b.len = 0;
+    b.off = 0;
+    b.stamp = 0;
+    this.pool.push(b);
+  }
+}
+
+/** Stores are powers of two from 2 KiB, so a merged block rarely needs a new one. */
+function storeSize(n: number): number {
+  let s = 2048;
+  while (s < n) s *= 2;
+  return s;
 }
