@@ -147,13 +147,13 @@ export class Ipv6Layer {
     let bestLen = -1;
     for (const i of s.interfaces) {
       if (i.isLoopback || !i.ipv6Enabled || (ifindex !== 0 && i.index !== ifindex)) continue;
+      // An address's prefix is on-link (a /128 names only itself).
       for (const a of i.ipv6) {
-        if (a.state === AddressState.Duplicate || a.prefixLength > bestLen && !prefixMatch6(dst, 0, a.address, a.prefixLength)) continue;
-        if (a.prefixLength > bestLen && a.prefixLength < 128) {
-          bestLen = a.prefixLength;
-          out.iface = i;
-          out.nextHop = dst;
-        }
+        if (a.state === AddressState.Duplicate || a.prefixLength >= 128 || a.prefixLength <= bestLen) continue;
+        if (!prefixMatch6(dst, 0, a.address, a.prefixLength)) continue;
+        bestLen = a.prefixLength;
+        out.iface = i;
+        out.nextHop = dst;
       }
     }
     const r = s.routes6.lookup(dst, 0, s.now, ifindex);
@@ -312,7 +312,7 @@ export class Ipv6Layer {
           s.dropMalformed(iface);
           return;
         }
-        this.receiveFragment(iface, frame, at, end, p, nhFieldAt, now);
+        this.receiveFragment(iface, frame, at, end, p, now);
         return;
       } else break;
       if (++headers > 8) {
@@ -380,12 +380,11 @@ export class Ipv6Layer {
     return true;
   }
 
-  private receiveFragment(iface: NetInterface, frame: Uint8Array, at: number, end: number, p: number, nhFieldAt: number, now: number): void {
+  private receiveFragment(iface: NetInterface, frame: Uint8Array, at: number, end: number, p: number, now: number): void {
     const fo = (frame[p + 2]! << 8) | frame[p + 3]!;
     const offset = fo & 0xfff8, more = (fo & 1) === 1;
     const id = ((frame[p + 4]! << 24) | (frame[p + 5]! << 16) | (frame[p + 6]! << 8) | frame[p + 7]!) >>> 0;
     const nextHeader = frame[p]!;
-    void nhFieldAt;
     const unfragmentable = frame.subarray(at, p);
     const before = this.reassembly.counters.overlaps + this.reassembly.counters.evicted;
     const r = this.reassembly.add(frame.subarray(at + 8, at + 24), frame.subarray(at + 24, at + 40), id, offset, more, nextHeader, unfragmentable, frame.subarray(p + 8, end), now);

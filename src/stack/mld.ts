@@ -9,7 +9,7 @@
 import type { SeededRng } from '../rng.js';
 import type { Ipv6Address } from '../wire/address.js';
 import type { MldAddressRecord } from '../wire/mld.js';
-import { isUnspecified6 as isUnspecified, multicastMac6, multicastScope6 as multicastScope } from './ipv6-address.js';
+import { isUnspecified6 as isUnspecified, multicastScope6 as multicastScope } from './ipv6-address.js';
 import { MulticastHost, packRecords, RecordType, type FilterMode, type FilterState, type MulticastRecord } from './multicast-host.js';
 
 const ROBUSTNESS = 2;
@@ -21,6 +21,8 @@ const ANY_SOURCE_JOINS = -1;
 const REPORT_OVERHEAD = 40 + 8 + 8;
 
 export { ALL_NODES, MLDV2_ROUTERS as ALL_MLDV2_ROUTERS, ALL_ROUTERS_V6 as ALL_ROUTERS6 } from './ipv6-address.js';
+/** RFC 2464 §7's 33:33 MAC is multicastMac6. */
+export { multicastMac6 as ipv6MulticastMac } from './ipv6-address.js';
 export { isMulticast6 as isIpv6Multicast, multicastScope6 as multicastScope, solicitedNode as solicitedNodeMulticast } from './ipv6-address.js';
 
 /** What the host asks the stack to send. */
@@ -35,10 +37,6 @@ export interface MldHostOptions {
   mtu?: number;
 }
 
-/** RFC 2464 §7: 33:33 followed by the low 32 bits of the group. */
-export function ipv6MulticastMac(group: Uint8Array, out: Uint8Array): Uint8Array {
-  return multicastMac6(group, out);
-}
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 

@@ -396,7 +396,7 @@ export class Stack implements UdpHost {
     if (ifindex === 0 && this.isLocal(dst)) {
       out.iface = this.lo;
       out.nextHop = dst;
-      out.src = (dst >>> 24) === 127 ? dst : dst;
+      out.src = dst;
       return true;
     }
     if (dst >>> 24 === 127) {
@@ -592,7 +592,7 @@ export class Stack implements UdpHost {
 
   /** The source address for packets to `dst` (RFC 1122 §3.3.4.3), or null without a route. */
   sourceFor(dst: Ipv4Address): Ipv4Address | null {
-    return this.route(dst)?.src ?? null;
+    return this.sourceFor4(dst, 0);
   }
   sourceFor4(dst: Ipv4Address, ifindex: number): Ipv4Address | null {
     const r = this.srcRoute;
@@ -799,7 +799,7 @@ export class Stack implements UdpHost {
       if (multicast || !this.isLocal(dst)) this.dropNotForUs(iface);
       else this.tcp.receive4(iface, frame, ip.payloadOffset, ip.payloadLength, src, dst);
     } else if (proto === IpProtocol.UDP) this.receiveUdp(iface, frame, at, ip.payloadOffset, ip.payloadLength, src, dst);
-    else if (proto === IpProtocol.ICMP) this.receiveIcmp(iface, frame, at, ip.payloadOffset, ip.payloadLength, src, dst, ip.ttl, now);
+    else if (proto === IpProtocol.ICMP) this.receiveIcmp(iface, frame, ip.payloadOffset, ip.payloadLength, src, dst, ip.ttl, now);
     else if (proto === IpProtocol.IGMP) this.receiveIgmp(iface, frame, ip.payloadOffset, ip.payloadLength, now);
     else {
       iface.counters.dropUnknownProtocol++;
@@ -920,14 +920,15 @@ export class Stack implements UdpHost {
     const q = new Ipv4Packet(original);
     if (q.protocol !== IpProtocol.UDP || q.headerLength > original.length - 8) return;
     const u = new UdpPacket(original, q.headerLength);
-    const sock = this.udp.lookup4(q.src, u.srcPort, q.dst, u.dstPort, 0) ?? this.udp.lookup4(q.src, u.srcPort, q.dst, u.dstPort, this.interfaceOf4(q.src).index);
+    // The interface holding our source address is the one the datagram left by.
+    const sock = this.udp.lookup4(q.src, u.srcPort, q.dst, u.dstPort, this.interfaceOf4(q.src).index);
     if (sock === null) return;
     if (sock.recvErr || (hard && sock.connected && sock.remoteFamily === 4 && sock.remote4 === q.dst && sock.remotePort === u.dstPort)) {
       sock.pendingError = new ErrnoError(errno, 'recvfrom');
     }
   }
 
-  private receiveIcmp(iface: NetInterface, frame: Uint8Array, ipAt: number, at: number, len: number, src: Ipv4Address, dst: Ipv4Address, ttl: number, now: number): void {
+  private receiveIcmp(iface: NetInterface, frame: Uint8Array, at: number, len: number, src: Ipv4Address, dst: Ipv4Address, ttl: number, now: number): void {
     const icmp = this.icmp.reset(frame, at, len);
     if (len < ICMPV4_HEADER_LEN) {
       this.dropMalformed(iface);
@@ -968,7 +969,6 @@ export class Stack implements UdpHost {
     } else if (type === Icmpv4Type.EchoReply) {
       this.echoReplies.push({ from: src, identifier: icmp.identifier, sequence: icmp.sequence, ttl, data: frame.slice(at + 8, at + len), at: now });
     }
-    void ipAt;
   }
 
   /** @internal Builds an IPv4 packet and hands it to ARP resolution (fragmenting beyond the path MTU). */

@@ -5,21 +5,11 @@ import { Stack } from '../../src/stack/stack.js';
 import { RouteTable } from '../../src/stack/route-table.js';
 import { SeededRng } from '../../src/rng.js';
 import { ipv4 } from '../../src/wire/address.js';
-import { ErrnoError } from '../../src/errno.js';
 import { simTest } from '../support/sim.js';
 import { twoStacks } from '../support/stacks.js';
+import { errnoOf } from '../support/errno.js';
 
 const REMOTE = ipv4('198.19.0.1');
-
-function errnoOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ErrnoError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 simTest('KI-13 a route replaced at runtime moves an existing UDP flow to the new gateway', (_t, seed) => {
   const sim = new SimNetwork(seed);

@@ -9,22 +9,13 @@ import { IcmpRateLimiter } from '../../src/stack/icmp-rate-limit.js';
 import { dissectFrame } from '../../src/wire/dissect.js';
 import { simTest } from '../support/sim.js';
 import { twoStacks } from '../support/stacks.js';
+import { errnoOf } from '../support/errno.js';
 
 const A = ipv4('198.18.0.1');
 const B = ipv4('198.18.0.2');
 
 function pair(seed: number) {
   return twoStacks(seed);
-}
-
-function errnoOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ErrnoError) return e.code;
-    throw e;
-  }
-  return undefined;
 }
 
 simTest('udp: datagrams travel both ways with their source address and port', (_t, seed) => {

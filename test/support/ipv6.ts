@@ -3,7 +3,6 @@
 // the wire codecs, and errno capture.
 
 import { SimNetwork, type LinkParams, type SimNic } from '../../src/link/sim/network.js';
-import { ErrnoError } from '../../src/errno.js';
 import { emitEthernet, EtherType, ETHERNET_HEADER_LEN } from '../../src/wire/ethernet.js';
 import { emitIpv6, ipv6ReprLength, NextHeader, type Ipv6ExtensionHeader } from '../../src/wire/ipv6.js';
 import { emitIcmpv6, icmpv6ReprLength, type Icmpv6Repr } from '../../src/wire/icmpv6.js';
@@ -13,15 +12,7 @@ import { eui64Address, LINK_LOCAL_PREFIX, multicastMac6 } from '../../src/stack/
 import type { Ipv6Address, MacAddress } from '../../src/wire/address.js';
 import { lanOfStacks } from './stacks.js';
 
-export function errnoOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ErrnoError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+export { errnoOf } from './errno.js';
 
 /** fe80::/64 plus the modified EUI-64 of `mac`. */
 export function linkLocalOf(mac: MacAddress): Ipv6Address {
