@@ -14,6 +14,7 @@ import { Timer, type TimerWheel } from './timer-wheel.js';
 import { RttEstimator } from './rtt.js';
 import { createCongestionControl, type CongestionAlgorithm, type CongestionControl } from './congestion.js';
 import { seqAtOrBefore, seqBefore, seqDiff, seqPlus, type SegmentIn } from './segment.js';
+import { DUP_THRESH, Scoreboard, SegmentTag } from './scoreboard.js';
 
 export const TcpState = {
   Closed: 'CLOSED',
@@ -55,7 +56,19 @@ export const TCP_DEFAULTS = Object.freeze({
   keepIdleUs: 7_200_000_000,
   keepIntervalUs: 75_000_000,
   keepCount: 9,
+  /** tcp_invalid_ratelimit: one out-of-window ACK or challenge ACK per 500 ms per socket. */
+  invalidRatelimitUs: 500_000,
+  /** RFC 8985 §7.2: a probe timeout with one segment in flight allows for a delayed ACK (Linux TCP_RTO_MIN). */
+  tlpDelayedAckUs: 200_000,
+  /** Linux TCP_TIMEOUT_MIN added to 2·SRTT otherwise. */
+  tlpMinUs: 2_000,
+  /** tcp_rmem / tcp_wmem maxima: how far auto-tuning grows the buffers. */
+  rcvbufMax: 6 * 1024 * 1024,
+  sndbufMax: 4 * 1024 * 1024,
 });
+
+/** What the retransmission timer is timing (Linux's icsk_pending): a timeout, the RACK reordering window, a tail loss probe. */
+const XmitTimer = { Rto: 1, Reorder: 2, Probe: 3 } as const;
 
 export const TimerKind = { Retransmit: 1, DelayedAck: 2, Persist: 3, Keepalive: 4, TimeWait: 5 } as const;
 
@@ -63,6 +76,10 @@ export const TimerKind = { Retransmit: 1, DelayedAck: 2, Persist: 3, Keepalive: 
 export interface TcpHost {
   readonly now: number;
   readonly wheel: TimerWheel;
+  /** net.ipv4.tcp_sack, tcp_timestamps, tcp_window_scaling: which options are offered and accepted. */
+  readonly sack: boolean;
+  readonly timestamps: boolean;
+  readonly windowScaling: boolean;
   /** Builds and sends one segment of this connection; data comes from c.sendQ at `dataOffset` (bytes past SND.UNA). */
   tcpOutput(c: TcpConnection, flags: number, seq: number, dataOffset: number, dataLength: number): void;
   /** The connection reached CLOSED: forget it. */
@@ -109,6 +126,8 @@ export class TcpConnection {
   sndMax = 0;
   sndWnd = 0;
   sndWl1 = 0;
+  /** The largest window the peer offered (Linux max_window). */
+  maxSndWnd = 0;
   sndWl2 = 0;
   /** Receive sequence space. */
   irs = 0;
@@ -140,8 +159,35 @@ export class TcpConnection {
   readonly rtt: RttEstimator;
   cc: CongestionControl;
   dupAcks = 0;
+  /** Fast recovery (RFC 6675 / RFC 6582) until SND.UNA reaches recoverSeq. */
   inRecovery = false;
+  /** After a retransmission timeout, until SND.UNA reaches recoverSeq (Linux's Loss state). */
+  rtoLoss = false;
   recoverSeq = 0;
+  /** Every segment in flight and what became of it (SACK, RACK, lost, retransmitted). */
+  readonly sb = new Scoreboard();
+  /** Which deadline rtxTimer holds (XmitTimer). */
+  private xmitTimer: number = XmitTimer.Rto;
+  /** RFC 8985 §7: one tail loss probe per flight, outstanding until SND.UNA passes tlpEnd. */
+  tlpOutstanding = false;
+  tlpIsRetrans = false;
+  tlpEnd = 0;
+  private tlpDsack = false;
+  tlpProbes = 0;
+  /** Linux's last_oow_ack_time: out-of-window and challenge ACKs are rate limited per socket. */
+  private lastOowAckAt = -Infinity;
+  challengeAcks = 0;
+  /** A D-SACK (RFC 2883) for the next ACK: a duplicate segment arrived. */
+  private dsackPending = false;
+  dsackLeft = 0;
+  dsackRight = 0;
+  /** Receive-buffer auto-tuning (Linux tcp_rcv_space_adjust): bytes read in the current measurement RTT. */
+  private rcvSpace = 0;
+  private rcvSpaceSeq = 0;
+  private rcvSpaceAt = -1;
+  /** SO_RCVBUF / SO_SNDBUF set by the user: no auto-tuning (Linux SOCK_RCVBUF_LOCK / SOCK_SNDBUF_LOCK). */
+  rcvbufLocked = false;
+  sndbufLocked = false;
   /** Karn's rule without timestamps: time one segment, not a retransmitted one. */
   rttSeq = 0;
   rttStart = -1;
@@ -150,6 +196,8 @@ export class TcpConnection {
   totalRetransmits = 0;
   bytesAcked = 0;
   bytesReceived = 0;
+  /** Bytes the application has read. */
+  bytesRead = 0;
   /** ACK scheduling: segments received since our last ACK, quick ACKs left. */
   unackedSegments = 0;
   quickAcks: number = TCP_DEFAULTS.maxQuickAcks;
@@ -191,14 +239,18 @@ export class TcpConnection {
     this.ooo = new ReassemblyQueue(opts.rcvbuf ?? TCP_DEFAULTS.rcvbuf);
     this.rtt = new RttEstimator(TCP_DEFAULTS.minRtoUs, TCP_DEFAULTS.maxRtoUs, TCP_DEFAULTS.initialRtoUs);
     this.cc = createCongestionControl(opts.cc ?? 'cubic', this.mss);
+    this.rcvbufLocked = opts.rcvbuf !== undefined;
+    this.sndbufLocked = opts.sndbuf !== undefined;
     this.rtxTimer = new Timer(this, TimerKind.Retransmit);
     this.delackTimer = new Timer(this, TimerKind.DelayedAck);
     this.persistTimer = new Timer(this, TimerKind.Persist);
     this.keepaliveTimer = new Timer(this, TimerKind.Keepalive);
     this.timeWaitTimer = new Timer(this, TimerKind.TimeWait);
-    // Linux picks the receive window scale so the largest buffer fits (tcp_select_initial_window).
+    // Linux picks the receive window scale so the largest buffer auto-tuning may reach fits
+    // (tcp_select_initial_window with tcp_rmem[2]); a buffer set by the user bounds it instead.
+    const largest = this.rcvbufLocked ? this.recvQ.free : Math.max(this.recvQ.free, TCP_DEFAULTS.rcvbufMax);
     let shift = 0;
-    while (shift < 14 && (65535 << shift) < this.recvQ.free) shift++;
+    while (shift < 14 && 65535 * 2 ** shift < largest) shift++;
     this.rcvShift = shift;
   }
 
@@ -240,13 +292,13 @@ export class TcpConnection {
     // RFC 9293 §3.7.1: without an MSS option assume 536 (IPv4) / 1220 (IPv6, RFC 8200 §8.3).
     const peerMss = o.mss !== 0 ? o.mss : this.family === 4 ? 536 : 1220;
     this.mss = Math.max(64, Math.min(peerMss, mssCap));
-    if (o.has(3)) this.sndShift = Math.min(o.windowShift, 14);
+    if (o.has(3) && this.host.windowScaling) this.sndShift = Math.min(o.windowShift, 14);
     else {
       this.sndShift = 0;
       this.rcvShift = 0; // both or neither (RFC 7323 §2.2)
     }
-    this.sackOk = o.sackPermitted;
-    this.tsOk = o.hasTimestamps;
+    this.sackOk = o.sackPermitted && this.host.sack;
+    this.tsOk = o.hasTimestamps && this.host.timestamps;
     if (this.tsOk) this.tsRecent = o.tsVal | 0;
     // Linux's mss_cache: the MSS less the options every segment carries (timestamps: 12).
     if (this.tsOk) this.mss -= 12;
@@ -278,8 +330,10 @@ export class TcpConnection {
   /** Reads received bytes; returns the count, 0 at end of stream, −1 when none yet (EAGAIN). */
   read(dst: Uint8Array, off = 0, len = dst.length - off): number {
     if (this.recvQ.length === 0) return this.peerFinished ? 0 : -1;
-    const before = this.windowToAdvertise();
     const n = this.recvQ.read(dst, off, len);
+    this.bytesRead += n;
+    this.rcvSpaceAdjust();
+    const before = this.windowToAdvertise() - n;
     // RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): tell the peer once the window opened by
     // at least min(buffer/2, MSS) — and at once if it had been closed.
     const after = this.windowToAdvertise();
@@ -288,6 +342,57 @@ export class TcpConnection {
     }
     if (this.recvQ.length === 0) this.recvQ.release();
     return n;
+  }
+
+  /**
+   * Receive-buffer auto-tuning (Linux tcp_rcv_space_adjust, "DRS"): once per RTT, if the
+   * application read more than in the RTT before, let the buffer grow to about twice that
+   * (with room for the sender's growth), up to tcp_rmem[2]; the window follows the buffer.
+   */
+  private rcvSpaceAdjust(): void {
+    if (this.rcvbufLocked) return;
+    const now = this.host.now;
+    if (this.rcvSpaceAt < 0) {
+      this.rcvSpaceAt = now;
+      this.rcvSpaceSeq = this.bytesRead;
+      this.rcvSpace = Math.min(this.recvQ.max, 10 * this.advMss); // tcp_init_buffer_space: TCP_INIT_CWND segments
+      return;
+    }
+    const rtt = this.rtt.srtt > 0 ? this.rtt.srtt : TCP_DEFAULTS.delayedAckUs;
+    if (now - this.rcvSpaceAt < rtt) return;
+    const copied = this.bytesRead - this.rcvSpaceSeq;
+    if (copied > this.rcvSpace) {
+      let rcvwin = 2 * copied + 16 * this.advMss;
+      rcvwin += (2 * rcvwin * (copied - this.rcvSpace)) / this.rcvSpace;
+      const target = Math.min(Math.floor(rcvwin), TCP_DEFAULTS.rcvbufMax);
+      if (target > this.recvQ.max) {
+        this.recvQ.setMaxCapacity(target);
+        this.ooo.setMaxBytes(target);
+      }
+      this.rcvSpace = copied;
+    }
+    this.rcvSpaceSeq = this.bytesRead;
+    this.rcvSpaceAt = now;
+  }
+
+  /** Send-buffer auto-tuning (Linux tcp_sndbuf_expand): room for two congestion windows, up to tcp_wmem[2]. */
+  private maybeGrowSndbuf(): void {
+    if (this.sndbufLocked) return;
+    const want = Math.min(2 * this.cc.cwnd, TCP_DEFAULTS.sndbufMax);
+    if (want > this.sendQ.max) this.sendQ.setMaxCapacity(want);
+  }
+
+  /** SO_RCVBUF: a fixed receive buffer, no auto-tuning (Linux doubles the value for bookkeeping; we keep it as payload bytes). */
+  setReceiveBuffer(bytes: number): void {
+    this.rcvbufLocked = true;
+    this.recvQ.setMaxCapacity(bytes);
+    this.ooo.setMaxBytes(bytes);
+  }
+
+  /** SO_SNDBUF: a fixed send buffer, no auto-tuning. */
+  setSendBuffer(bytes: number): void {
+    this.sndbufLocked = true;
+    this.sendQ.setMaxCapacity(bytes);
   }
 
   /** shutdown(SHUT_WR) / close(): a FIN after the queued data (RFC 9293 §3.10.4). */
@@ -353,18 +458,21 @@ export class TcpConnection {
     const len = seg.payloadLength + (f & TcpFlags.SYN ? 1 : 0) + (f & TcpFlags.FIN ? 1 : 0);
     // RFC 7323 §5.3 PAWS: a timestamp older than TS.Recent is a duplicate from long ago.
     if (this.tsOk && seg.options.hasTimestamps && (f & TcpFlags.RST) === 0 && seqBefore(seg.options.tsVal | 0, this.tsRecent)) {
-      this.sendAck();
+      this.outOfWindowAck(seg);
       return;
     }
     // First: sequence number acceptability (§3.10.7.4).
     if (!this.acceptable(seg.seq, len)) {
-      if ((f & TcpFlags.RST) === 0) this.sendAck();
+      if ((f & TcpFlags.RST) === 0) {
+        if (f & TcpFlags.SYN) this.challengeAck();
+        else this.outOfWindowAck(seg);
+      }
       return;
     }
     // Second: RST (RFC 5961 §3.2: exact match resets; in window gets a challenge ACK).
     if (f & TcpFlags.RST) {
       if (seg.seq !== this.rcvNxt) {
-        this.sendAck();
+        this.challengeAck();
         return;
       }
       this.resetArrives();
@@ -372,7 +480,7 @@ export class TcpConnection {
     }
     // Fourth: SYN in a synchronized state (RFC 5961 §4.2: challenge ACK, drop).
     if (f & TcpFlags.SYN) {
-      this.sendAck();
+      this.challengeAck();
       return;
     }
     if ((f & TcpFlags.ACK) === 0) return;
@@ -388,6 +496,7 @@ export class TcpConnection {
         if (!this.host.tcpMayEstablish(this)) return;
         this.state = TcpState.Established;
         this.sndWnd = seg.window << this.sndShift;
+        this.maxSndWnd = this.sndWnd;
         this.sndWl1 = seg.seq;
         this.sndWl2 = seg.ack;
         this.host.tcpEstablished(this);
@@ -433,14 +542,17 @@ export class TcpConnection {
     if ((f & TcpFlags.SYN) === 0) return;
     this.irs = seg.seq;
     this.rcvNxt = seqPlus(seg.seq, 1);
+    // The SYN's window was offered before RCV.NXT was known: place its right edge now.
+    this.rcvAdvEdge = seqPlus(this.rcvNxt, Math.min(0xffff, this.windowToAdvertise()));
     this.negotiate(seg, this.mssCap);
     this.lastReceiveAt = this.host.now;
     if (f & TcpFlags.ACK) {
       this.sndUna = seg.ack;
-      this.sndWnd = seg.window << this.sndShift;
+      this.sndWnd = seg.window; // never scaled in a SYN-ACK (RFC 7323 §2.2)
+      this.maxSndWnd = seg.window;
       this.sndWl1 = seg.seq;
       this.sndWl2 = seg.ack;
-      this.sampleRtt(seg);
+      this.sampleRtt(seg, true);
       this.retransmits = 0;
       this.rtt.resetBackoff();
       this.host.wheel.disarm(this.rtxTimer);
@@ -459,6 +571,37 @@ export class TcpConnection {
   /** The MSS our route allows (set by the stack from the route MTU). */
   mssCap = 1460;
 
+  /**
+   * RFC 5961 §3.2/§4.2/§5.2 challenge ACK, at most one per tcp_invalid_ratelimit per socket
+   * (RFC 5961 §7; Linux ≥ 6.0 has no global limit by default).
+   */
+  private challengeAck(): void {
+    const now = this.host.now;
+    if (now - this.lastOowAckAt < TCP_DEFAULTS.invalidRatelimitUs) return;
+    this.lastOowAckAt = now;
+    this.challengeAcks++;
+    this.sendAck();
+  }
+
+  /**
+   * A segment outside the window or failing PAWS gets a duplicate ACK (RFC 9293 §3.10.7.4);
+   * Linux rate limits those for pure ACKs (tcp_oow_rate_limited: data segments cannot be part
+   * of an ACK loop).
+   */
+  private outOfWindowAck(seg: SegmentIn): void {
+    if (seg.payloadLength > 0) {
+      // RFC 2883 §4: a duplicate segment is reported in the first SACK block (D-SACK).
+      const end = seqPlus(seg.seq, seg.payloadLength);
+      if (this.sackOk && seqAtOrBefore(end, this.rcvNxt)) this.setDsack(seg.seq, end);
+      this.sendAck();
+      return;
+    }
+    const now = this.host.now;
+    if (now - this.lastOowAckAt < TCP_DEFAULTS.invalidRatelimitUs) return;
+    this.lastOowAckAt = now;
+    this.sendAck();
+  }
+
   /** §3.10.7.4's table of the four acceptability cases. */
   private acceptable(seq: number, len: number): boolean {
     const wnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
@@ -472,6 +615,19 @@ export class TcpConnection {
     return inWin(seq) || inWin(end) || (seqBefore(seq, this.rcvNxt) && seqBefore(this.rcvNxt, end));
   }
 
+  private setDsack(left: number, right: number): void {
+    this.dsackPending = true;
+    this.dsackLeft = left;
+    this.dsackRight = right;
+  }
+
+  /** @internal The D-SACK block for the segment being built, once. */
+  takeDsack(): boolean {
+    if (!this.dsackPending) return false;
+    this.dsackPending = false;
+    return true;
+  }
+
   private resetArrives(): void {
     switch (this.state) {
       case TcpState.SynReceived:
@@ -481,8 +637,12 @@ export class TcpConnection {
       case TcpState.Established:
       case TcpState.FinWait1:
       case TcpState.FinWait2:
-      case TcpState.CloseWait:
         this.error = 'ECONNRESET';
+        this.toClosed();
+        return;
+      case TcpState.CloseWait:
+        // Linux (tcp_reset): the peer already finished sending, so the error is EPIPE.
+        this.error = 'EPIPE';
         this.toClosed();
         return;
       default:
@@ -495,15 +655,28 @@ export class TcpConnection {
   /** §3.10.7.4 "fifth, check the ACK field". Returns false when the segment is to be dropped. */
   private ackArrives(seg: SegmentIn): boolean {
     const ack = seg.ack;
+    const now = this.host.now;
     if (seqBefore(this.sndMax, ack)) {
-      // RFC 5961 §5.2: an ACK for data never sent gets an ACK and is dropped.
-      this.sendAck();
+      // An ACK for data never sent: a (rate-limited) challenge ACK, and drop (RFC 5961 §5.2, Linux 6.x tcp_ack).
+      this.challengeAck();
+      return false;
+    }
+    if (seqBefore(ack, this.sndUna) && seqBefore(ack, seqPlus(this.sndUna, -Math.min(this.maxSndWnd, this.bytesAcked)))) {
+      // RFC 5961 §5.2: an ACK older than any window we could have sent is a blind injection.
+      this.challengeAck();
       return false;
     }
     const window = seg.window << this.sndShift;
-    if (seqBefore(this.sndUna, ack)) {
-      const acked = seqDiff(ack, this.sndUna);
-      const inFlightBefore = seqDiff(this.sndMax, this.sndUna);
+    const sb = this.sb;
+    const flightBefore = seqDiff(this.sndMax, this.sndUna);
+    let delivered = 0;
+    sb.beginAck();
+    // SACK blocks first, then the cumulative ACK (as Linux's tcp_sacktag_write_queue, then tcp_clean_rtx_queue).
+    if (this.sackOk && seg.options.sackBlockCount > 0 && flightBefore > 0) delivered += this.sackArrives(seg, now);
+    const acked = seqBefore(this.sndUna, ack) ? seqDiff(ack, this.sndUna) : 0;
+    if (acked > 0) {
+      sb.cumulativeAck(ack, now);
+      delivered += sb.delivered;
       // The FIN takes a sequence number but no byte of the send queue.
       const finAcked = this.finSent && seqBefore(this.finSeq, ack);
       const dataAcked = Math.min(acked - (finAcked ? 1 : 0), this.sendQ.length);
@@ -512,47 +685,114 @@ export class TcpConnection {
       this.bytesAcked += dataAcked;
       this.sndUna = ack;
       if (seqBefore(this.sndNxt, ack)) this.sndNxt = ack;
-      this.sampleRtt(seg);
       this.retransmits = 0;
       this.rtt.resetBackoff();
-      this.unackedSince = this.sndUna === this.sndMax ? -1 : this.host.now;
-      if (this.inRecovery) {
-        if (seqAtOrBefore(this.recoverSeq, ack)) {
-          this.inRecovery = false;
-          this.cc.onExitRecovery(this.host.now);
-        } else {
-          // RFC 6582 §3.2 step 5: a partial ACK retransmits the next hole at once.
-          this.cc.onRecoveryAck(acked, seqDiff(this.sndMax, this.sndUna), this.host.now);
-          this.retransmitHead();
-        }
-      } else this.cc.onAck(acked, inFlightBefore, this.rtt.srtt, this.host.now);
-      this.dupAcks = 0;
-      if (this.sndUna === this.sndMax) this.host.wheel.disarm(this.rtxTimer);
-      else this.armRetransmit();
-      if (finAcked) this.ourFinAcked();
-      if (this.state === TcpState.Closed) return false;
-    } else if (ack === this.sndUna && seg.payloadLength === 0 && (seg.flags & TcpFlags.FIN) === 0 && this.sndUna !== this.sndMax && window === this.sndWnd) {
-      // RFC 5681 §2: a duplicate ACK; the third starts fast retransmit (§3.2).
-      this.dupAcks++;
-      if (this.dupAcks === 3 && !this.inRecovery) {
-        this.inRecovery = true;
-        this.recoverSeq = this.sndMax;
-        this.cc.onEnterRecovery(seqDiff(this.sndMax, this.sndUna), this.host.now);
-        this.retransmitHead();
-      } else if (this.inRecovery) {
-        // Each further duplicate ACK means a segment left the network (RFC 6937's DeliveredData ≈ 1 SMSS without SACK).
-        this.cc.onRecoveryAck(this.mss, seqDiff(this.sndMax, this.sndUna), this.host.now);
+      this.unackedSince = this.sndUna === this.sndMax ? -1 : now;
+      if (this.tlpOutstanding && seqAtOrBefore(this.tlpEnd, ack)) this.tlpAcked(now);
+      if (finAcked) {
+        this.ourFinAcked();
+        if (this.state === TcpState.Closed) return false;
       }
+    } else if (!this.sackOk && ack === this.sndUna && seg.payloadLength === 0 && (seg.flags & TcpFlags.FIN) === 0 && flightBefore > 0 && window === this.sndWnd) {
+      // RFC 5681 §2: a duplicate ACK. Without SACK each stands for one segment that left the
+      // network; the third starts fast retransmit (§3.2).
+      this.dupAcks++;
+      sb.renoDupAck(this.mss, flightBefore);
+      delivered = this.mss;
+      if (this.dupAcks === DUP_THRESH && !this.inRecovery && !this.rtoLoss) sb.markHeadLost();
     }
+    if (acked > 0 || sb.firstSackedSentAt >= 0) this.sampleRtt(seg, acked > 0);
+    this.afterAck(acked, delivered, flightBefore, now);
     // RFC 9293 §3.10.7.4: window update from a newer segment.
     if (seqBefore(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqAtOrBefore(this.sndWl2, ack))) {
       const opened = this.sndWnd === 0 && window > 0;
       this.sndWnd = window;
+      if (window > this.maxSndWnd) this.maxSndWnd = window;
       this.sndWl1 = seg.seq;
       this.sndWl2 = ack;
       if (opened) this.host.wheel.disarm(this.persistTimer);
     }
     return true;
+  }
+
+  /** SACK blocks of an ACK (RFC 2018 §4, D-SACK per RFC 2883 §4); returns the bytes newly SACKed. */
+  private sackArrives(seg: SegmentIn, now: number): number {
+    const o = seg.options, sb = this.sb;
+    let delivered = 0;
+    for (let k = 0; k < o.sackBlockCount; k++) {
+      const left = o.sackEdges[2 * k]! | 0, right = o.sackEdges[2 * k + 1]! | 0;
+      if (!seqBefore(left, right)) continue;
+      if (k === 0) {
+        // RFC 2883 §4: a first block below the cumulative ACK, or inside the second block, reports a duplicate.
+        const inSecond = o.sackBlockCount > 1 && seqAtOrBefore(o.sackEdges[2]! | 0, left) && seqAtOrBefore(right, o.sackEdges[3]! | 0);
+        if (seqAtOrBefore(right, seg.ack) || inSecond) {
+          sb.dsackSeen(this.sndUna, this.sndNxt);
+          if (this.tlpOutstanding) this.tlpDsack = true;
+          continue;
+        }
+      }
+      // Only blocks within what is in flight count (RFC 2018 §4; Linux tcp_is_sackblock_valid).
+      if (seqAtOrBefore(left, this.sndUna) || seqBefore(this.sndMax, right)) continue;
+      sb.delivered = 0;
+      sb.sackBlock(left, right, now);
+      delivered += sb.delivered;
+    }
+    return delivered;
+  }
+
+  /** Loss detection, recovery and the congestion window after an ACK (RFC 6675 §5, RFC 8985, RFC 6582, RFC 5681). */
+  private afterAck(acked: number, delivered: number, flightBefore: number, now: number): void {
+    const sb = this.sb;
+    let reorderWait = 0;
+    if (this.sackOk) {
+      reorderWait = sb.detectLoss(now, this.inRecovery || this.rtoLoss, this.rtt.srtt);
+    } else if (acked > 0) {
+      this.dupAcks = 0;
+      // RFC 6582 §3.2 step 5: a partial ACK in recovery means the next segment was lost too.
+      if (this.inRecovery && seqBefore(this.sndUna, this.recoverSeq)) sb.markHeadLost();
+    }
+    if ((this.inRecovery || this.rtoLoss) && seqAtOrBefore(this.recoverSeq, this.sndUna)) {
+      if (this.inRecovery) {
+        this.cc.onExitRecovery(now);
+        sb.recoveryEnded();
+      }
+      this.inRecovery = false;
+      this.rtoLoss = false;
+      this.dupAcks = 0;
+      sb.renoSackedBytes = 0;
+    }
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    if (!this.inRecovery && !this.rtoLoss && sb.pendingBytes > 0) this.enterRecovery(now);
+    else if (this.inRecovery) this.cc.onRecoveryAck(delivered, sb.pipe(flight), now);
+    else if (acked > 0) this.cc.onAck(acked, flightBefore, this.rtt.srtt, now);
+    if (this.sndUna === this.sndMax) {
+      this.host.wheel.disarm(this.rtxTimer);
+      this.tlpOutstanding = false;
+    } else if (reorderWait > 0) this.armXmitTimer(XmitTimer.Reorder, now + reorderWait);
+    else if (acked > 0 || (this.rtxTimer.armed && this.xmitTimer === XmitTimer.Reorder)) this.restartXmitTimer(now);
+  }
+
+  /** Loss detected: RFC 6675 §5 step 4 / RFC 5681 §3.2 — ssthresh, and the first lost segment at once, whatever cwnd says. */
+  private enterRecovery(now: number): void {
+    this.inRecovery = true;
+    this.recoverSeq = this.sndMax;
+    this.tlpOutstanding = false;
+    this.cc.onEnterRecovery(seqDiff(this.sndMax, this.sndUna), now);
+    const i = this.sb.firstPending();
+    if (i >= 0) this.retransmitRecord(i);
+  }
+
+  /**
+   * RFC 8985 §7.4.2: the ACK covered the loss probe. A probe that was a retransmission and
+   * drew no D-SACK repaired a real loss: the congestion window is reduced as for one
+   * (Linux tcp_process_tlp_ack: enter and leave CWR).
+   */
+  private tlpAcked(now: number): void {
+    if (this.tlpIsRetrans && !this.tlpDsack) {
+      this.cc.onEnterRecovery(this.cc.cwnd, now); // Linux's ssthresh from cwnd, as tcp_init_cwnd_reduction
+      this.cc.onExitRecovery(now);
+    }
+    this.tlpOutstanding = false;
   }
 
   private ourFinAcked(): void {
@@ -573,19 +813,35 @@ export class TcpConnection {
     }
   }
 
-  private sampleRtt(seg: SegmentIn): void {
+  /**
+   * One RTT sample per ACK, as Linux's tcp_ack_update_rtt: from the send time of the first
+   * newly ACKed segment never retransmitted (Karn's rule, RFC 6298 §3), else of the first
+   * newly SACKed one, else (the handshake) the timed SYN; the echoed timestamp (RFC 7323
+   * §4.1) only when every segment ACKed was retransmitted, which it disambiguates.
+   */
+  private sampleRtt(seg: SegmentIn, acked: boolean): void {
     const now = this.host.now;
-    if (this.tsOk && seg.options.hasTimestamps && seg.options.tsEcr !== 0) {
-      // RFC 7323 §4.1: the echoed timestamp times the segment, retransmitted or not.
-      const sentMs = ((seg.options.tsEcr | 0) - this.tsOffset) | 0;
-      const rtt = (Math.floor(now / 1000) - sentMs) | 0;
-      if (rtt >= 0 && rtt < 600_000) this.rtt.sample(Math.max(1, rtt) * 1000);
-      return;
-    }
-    if (this.rttStart >= 0 && seqBefore(this.rttSeq, seg.ack)) {
-      this.rtt.sample(Math.max(1, now - this.rttStart));
+    const sb = this.sb;
+    let rtt = -1;
+    // Karn (and Linux's FLAG_RETRANS_DATA_ACKED): no send-time sample when retransmitted data is among what is ACKed.
+    if (sb.firstAckedSentAt >= 0 && sb.lastRetransAckedAt < 0) rtt = now - sb.firstAckedSentAt;
+    else if (sb.firstSackedSentAt >= 0) rtt = now - sb.firstSackedSentAt;
+    else if (acked && this.rttStart >= 0 && seqBefore(this.rttSeq, seg.ack)) {
+      rtt = now - this.rttStart;
       this.rttStart = -1;
+    } else if (acked && this.tsOk && seg.options.hasTimestamps && seg.options.tsEcr !== 0) {
+      const sentMs = ((seg.options.tsEcr | 0) - this.tsOffset) | 0;
+      const ms = (Math.floor(now / 1000) - sentMs) | 0;
+      // An echo older than our last retransmission of the data it ACKs answers an earlier copy
+      // whose ACK was lost (the peer echoes TS.Recent for a duplicate, RFC 7323 §4.3): it would
+      // time the retransmission timeout, not the path (the check RFC 8985 §6.1 step 2 makes for RACK).
+      const stale = sb.lastRetransAckedAt >= 0 && sentMs < Math.floor(sb.lastRetransAckedAt / 1000);
+      if (ms >= 0 && ms < 600_000 && !stale) rtt = Math.max(1, ms) * 1000;
     }
+    if (rtt < 0) return;
+    if (rtt < 1) rtt = 1;
+    this.rtt.sample(rtt);
+    if (rtt < sb.minRttUs) sb.minRttUs = rtt;
   }
 
   private dataArrives(seg: SegmentIn): void {
@@ -599,6 +855,8 @@ export class TcpConnection {
     // Trim what we already have.
     const old = seqDiff(this.rcvNxt, seq);
     if (old > 0) {
+      // RFC 2883 §4: report the duplicated part in a D-SACK.
+      if (this.sackOk) this.setDsack(seq, seqPlus(seq, Math.min(old, len)));
       seq = this.rcvNxt;
       at += old;
       len -= old;
@@ -676,6 +934,8 @@ export class TcpConnection {
     w.disarm(this.keepaliveTimer);
     w.disarm(this.timeWaitTimer);
     this.ooo.clear();
+    this.sb.clear();
+    this.sb.release();
     this.host.tcpClosed(this);
   }
 
@@ -698,93 +958,116 @@ export class TcpConnection {
     return Math.min(0xffff, wnd >>> this.rcvShift);
   }
 
-  /** Sends what the windows allow: new data, then the FIN (RFC 9293 §3.10.2, RFC 5681, Nagle RFC 896). */
+  /**
+   * Sends what the windows allow (RFC 9293 §3.10.2, RFC 5681): first the segments deemed lost
+   * (RFC 6675 NextSeg rule 1), then new data and the FIN, while pipe < cwnd and within the
+   * peer's window; Nagle (RFC 896) and TCP_CORK hold back a partial segment.
+   */
   push(): void {
     const s = this.state;
     if (s !== TcpState.Established && s !== TcpState.CloseWait && s !== TcpState.FinWait1 && s !== TcpState.LastAck && s !== TcpState.Closing) return;
     const now = this.host.now;
-    for (let guard = 0; guard < 1024; guard++) {
-      const queuedEnd = this.sendQ.length; // bytes past SND.UNA
-      const offset = seqDiff(this.sndNxt, this.sndUna);
-      const unsent = queuedEnd - offset;
-      const inFlight = seqDiff(this.sndNxt, this.sndUna);
-      const wnd = Math.min(this.cc.cwnd, this.sndWnd);
-      const room = wnd - inFlight;
+    const sb = this.sb;
+    let sentNew = false;
+    for (let guard = 0; guard < 4096; guard++) {
+      const flight = seqDiff(this.sndMax, this.sndUna);
+      const pipe = sb.pipe(flight);
+      const cwnd = this.cc.cwnd;
+      if (sb.pendingBytes > 0) {
+        if (pipe >= cwnd) break;
+        const i = sb.firstPending();
+        if (i >= 0) {
+          this.retransmitRecord(i);
+          continue;
+        }
+      }
+      const offset = seqDiff(this.sndNxt, this.sndUna); // bytes past SND.UNA
+      const unsent = this.sendQ.length - offset;
       if (unsent > 0) {
         if (this.sndWnd === 0) {
           // Zero window: probe when nothing is in flight (RFC 9293 §3.8.6.1).
-          if (inFlight === 0 && !this.persistTimer.armed) this.host.wheel.arm(this.persistTimer, now + this.rtt.rto);
+          if (flight === 0 && !this.persistTimer.armed) this.host.wheel.arm(this.persistTimer, now + this.rtt.rto);
           break;
         }
+        const room = Math.min(cwnd - pipe, this.sndWnd - flight);
         if (room <= 0) break;
-        let n = Math.min(unsent, this.segmentRoom(), room);
+        const n = Math.min(unsent, this.segmentRoom(), room);
         // Nagle (RFC 896, RFC 9293 §3.7.4): hold a small segment while data is unacknowledged.
         if (n < this.mss && n === unsent && !this.finQueued) {
           if (this.cork) break;
-          if (!this.noDelay && inFlight > 0) break;
+          if (!this.noDelay && flight > 0) break;
         }
-        if (n < this.mss && n < unsent) {
-          // Room for less than a full segment: RFC 9293 §3.8.6.2.1 sender SWS avoidance.
-          if (n < (this.sndWnd >>> 1)) break;
-        }
-        n = Math.max(0, n);
+        // Room for less than a full segment: RFC 9293 §3.8.6.2.1 sender SWS avoidance.
+        if (n < this.mss && n < unsent && n < this.sndWnd >>> 1) break;
         const fin = this.finQueued && !this.finSent && n === unsent && this.state !== TcpState.Established && this.state !== TcpState.CloseWait;
         this.sendData(offset, n, fin);
+        sentNew = true;
         continue;
       }
-      if (this.finQueued && !this.finSent && unsent === 0) {
+      if (this.finQueued && !this.finSent) {
         this.sendData(offset, 0, true);
+        sentNew = true;
       }
       break;
     }
+    if (sentNew) this.maybeGrowSndbuf();
   }
 
   /** Payload room in the next segment: the MSS less SACK blocks it will carry (RFC 2018 §3). */
   private segmentRoom(): number {
-    if (!this.sackOk || this.ooo.blockCount === 0) return this.mss;
-    return this.mss - 4 - 8 * Math.min(this.ooo.blockCount, this.tsOk ? 3 : 4);
+    if (!this.sackOk || (this.ooo.blockCount === 0 && !this.dsackPending)) return this.mss;
+    return this.mss - 4 - 8 * Math.min(this.ooo.blockCount + (this.dsackPending ? 1 : 0), this.tsOk ? 3 : 4);
   }
 
+  /** New data (and/or the FIN) at SND.NXT = SND.MAX. */
   private sendData(offset: number, n: number, fin: boolean): void {
     const seq = this.sndNxt;
+    const now = this.host.now;
     let flags = TcpFlags.ACK;
     if (n > 0 && offset + n === this.sendQ.length) flags |= TcpFlags.PSH;
     if (fin) flags |= TcpFlags.FIN;
     this.host.tcpOutput(this, flags, seq, offset, n);
     this.afterAckSent();
-    this.sndNxt = seqPlus(seq, n + (fin ? 1 : 0));
+    const end = seqPlus(seq, n + (fin ? 1 : 0));
+    this.sb.append(seq, end, now, fin);
+    this.sndNxt = end;
     if (fin) {
       this.finSent = true;
       this.finSeq = seqPlus(seq, n);
     }
-    if (seqBefore(this.sndMax, this.sndNxt)) {
-      if (this.rttStart < 0 && !this.tsOk) {
-        this.rttSeq = seq;
-        this.rttStart = this.host.now;
-      }
-      this.sndMax = this.sndNxt;
-    }
-    if (this.unackedSince < 0) this.unackedSince = this.host.now;
-    if (!this.rtxTimer.armed) this.armRetransmit();
+    this.sndMax = end;
+    if (this.unackedSince < 0) this.unackedSince = now;
+    // RFC 6298 §5.1 starts the timer if it is not running; a tail loss probe is rescheduled
+    // after every transmission of new data (RFC 8985 §7.2, Linux tcp_schedule_loss_probe).
+    if (this.tlpEligible()) this.armProbe(now);
+    else if (!this.rtxTimer.armed) this.armXmitTimer(XmitTimer.Rto, now + this.rtt.rto);
   }
 
-  /** Retransmits the first unacknowledged segment (fast retransmit, partial ACK, RTO). */
-  private retransmitHead(): void {
-    if (this.sndUna === this.sndMax) return;
-    if (this.state === TcpState.SynSent || this.state === TcpState.SynReceived) {
-      this.host.tcpOutput(this, this.state === TcpState.SynSent ? TcpFlags.SYN : TcpFlags.SYN | TcpFlags.ACK, this.iss, 0, 0);
-      return;
+  /** Retransmits record i of the scoreboard (lost, or the tail loss probe), splitting it to fit a segment. */
+  private retransmitRecord(i: number): void {
+    const sb = this.sb;
+    const start = sb.startOf(i);
+    let fin = (sb.flagsOf(i) & SegmentTag.Fin) !== 0;
+    let n = seqDiff(sb.endOf(i), start) - (fin ? 1 : 0);
+    const room = this.segmentRoom();
+    if (n > room) {
+      sb.split(i, room);
+      n = room;
+      fin = false;
     }
-    const queued = this.sendQ.length;
-    const n = Math.min(this.segmentRoom(), queued);
-    const fin = this.finSent && n === queued && this.finSeq === seqPlus(this.sndUna, n);
     let flags = TcpFlags.ACK;
     if (fin) flags |= TcpFlags.FIN;
-    this.host.tcpOutput(this, flags, this.sndUna, 0, n);
+    this.host.tcpOutput(this, flags, start, seqDiff(start, this.sndUna), n);
     this.afterAckSent();
+    sb.retransmitted(i, this.host.now);
     this.totalRetransmits++;
-    // Karn: a retransmitted segment is not timed.
-    if (this.rttStart >= 0 && seqAtOrBefore(this.sndUna, this.rttSeq)) this.rttStart = -1;
+    if (!this.rtxTimer.armed) this.armXmitTimer(XmitTimer.Rto, this.host.now + this.rtt.rto);
+  }
+
+  /** SYN or SYN-ACK again (handshake timeout). */
+  private retransmitSyn(): void {
+    this.host.tcpOutput(this, this.state === TcpState.SynSent ? TcpFlags.SYN : TcpFlags.SYN | TcpFlags.ACK, this.iss, 0, 0);
+    this.totalRetransmits++;
   }
 
   /** Sends a pure ACK now. */
@@ -816,7 +1099,34 @@ export class TcpConnection {
   }
 
   private armRetransmit(): void {
-    this.host.wheel.arm(this.rtxTimer, this.host.now + this.rtt.rto);
+    this.armXmitTimer(XmitTimer.Rto, this.host.now + this.rtt.rto);
+  }
+
+  private armXmitTimer(kind: number, at: number): void {
+    this.xmitTimer = kind;
+    this.host.wheel.arm(this.rtxTimer, at);
+  }
+
+  /** After an ACK of new data: RFC 6298 §5.3 restarts the timer, or RFC 8985 §7.2 reschedules the probe. */
+  private restartXmitTimer(now: number): void {
+    if (this.tlpEligible()) this.armProbe(now);
+    else this.armXmitTimer(XmitTimer.Rto, now + this.rtt.rto);
+  }
+
+  /** RFC 8985 §7.2: a probe may be scheduled with SACK, data in flight, no recovery and no probe outstanding. */
+  private tlpEligible(): boolean {
+    if (!this.sackOk || this.inRecovery || this.rtoLoss || this.tlpOutstanding || this.sndUna === this.sndMax) return false;
+    const s = this.state;
+    return s === TcpState.Established || s === TcpState.CloseWait || s === TcpState.FinWait1 || s === TcpState.LastAck || s === TcpState.Closing;
+  }
+
+  /** PTO = 2·SRTT, plus a delayed ACK's worth with one segment in flight (RFC 8985 §7.2), never past the RTO. */
+  private armProbe(now: number): void {
+    const srtt = this.rtt.srtt;
+    let pto = TCP_DEFAULTS.initialRtoUs;
+    if (srtt > 0) pto = 2 * srtt + (seqDiff(this.sndMax, this.sndUna) <= this.mss ? TCP_DEFAULTS.tlpDelayedAckUs : TCP_DEFAULTS.tlpMinUs);
+    if (pto >= this.rtt.rto) this.armXmitTimer(XmitTimer.Rto, now + this.rtt.rto);
+    else this.armXmitTimer(XmitTimer.Probe, now + pto);
   }
 
   /** A timer of this connection fired. */
@@ -830,10 +1140,11 @@ export class TcpConnection {
         this.toClosed();
         return;
       case TimerKind.Persist:
-        // Zero-window probe: one byte beyond the window (RFC 9293 §3.8.6.1), backing off like the RTO.
+        // Zero-window probe (RFC 9293 §3.8.6.1), as Linux's tcp_xmit_probe_skb: an ACK with
+        // an old sequence number the peer must answer with its window; backs off like the RTO.
         if (this.sndWnd === 0 && this.sendQ.length > seqDiff(this.sndNxt, this.sndUna)) {
-          const offset = seqDiff(this.sndNxt, this.sndUna);
-          this.host.tcpOutput(this, TcpFlags.ACK, this.sndNxt, offset, 1);
+          this.host.tcpOutput(this, TcpFlags.ACK, seqPlus(this.sndUna, -1), 0, 0);
+          this.zeroWindowProbes++;
           this.rtt.backoff();
           this.host.wheel.arm(this.persistTimer, now + this.rtt.rto);
         }
@@ -842,11 +1153,61 @@ export class TcpConnection {
         this.keepaliveFired(now);
         return;
       case TimerKind.Retransmit:
-        this.retransmitFired(now);
+        if (this.xmitTimer === XmitTimer.Probe) this.probeFired(now);
+        else if (this.xmitTimer === XmitTimer.Reorder) this.reorderFired(now);
+        else this.retransmitFired(now);
         return;
     }
   }
 
+  zeroWindowProbes = 0;
+  /** Retransmission timeouts (all, not only consecutive). */
+  timeouts = 0;
+
+  /**
+   * RFC 8985 §7.3: the tail loss probe — one new segment if the peer's window allows, else
+   * the last segment again — so a lost tail is reported by SACK instead of waiting for the RTO.
+   */
+  private probeFired(now: number): void {
+    if (!this.tlpEligible()) {
+      if (this.sndUna !== this.sndMax) this.armRetransmit();
+      return;
+    }
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    const offset = seqDiff(this.sndNxt, this.sndUna);
+    const unsent = this.sendQ.length - offset;
+    this.tlpOutstanding = true; // before sending: the send path must not reschedule a probe
+    this.tlpDsack = false;
+    this.tlpProbes++;
+    if (unsent > 0 && this.sndWnd - flight > 0) {
+      const n = Math.min(unsent, this.segmentRoom(), this.sndWnd - flight);
+      this.tlpIsRetrans = false;
+      this.sendData(offset, n, this.finQueued && !this.finSent && n === unsent && this.state !== TcpState.Established && this.state !== TcpState.CloseWait);
+    } else {
+      const last = this.sb.lastIndex;
+      if (last < 0 || (this.sb.flagsOf(last) & SegmentTag.Sacked) !== 0) {
+        this.tlpOutstanding = false;
+        this.armRetransmit();
+        return;
+      }
+      this.tlpIsRetrans = true;
+      this.retransmitRecord(last);
+    }
+    this.tlpEnd = this.sndMax;
+    this.armRetransmit();
+  }
+
+  /** RFC 8985 §6.3: the reordering window passed; mark what is now lost and repair it. */
+  private reorderFired(now: number): void {
+    const wait = this.sb.detectLoss(now, this.inRecovery || this.rtoLoss, this.rtt.srtt);
+    if (!this.inRecovery && !this.rtoLoss && this.sb.pendingBytes > 0) this.enterRecovery(now);
+    this.push();
+    if (this.sndUna === this.sndMax) return;
+    if (wait > 0) this.armXmitTimer(XmitTimer.Reorder, now + wait);
+    else this.armRetransmit();
+  }
+
+  /** RFC 6298 §5.4–5.7 with Linux's limits: back off, collapse the window, resend from SND.UNA. */
   private retransmitFired(now: number): void {
     if (this.sndUna === this.sndMax) return;
     const limit = this.state === TcpState.SynSent || this.state === TcpState.SynReceived ? TCP_DEFAULTS.synRetries : TCP_DEFAULTS.retries2;
@@ -858,24 +1219,26 @@ export class TcpConnection {
       return;
     }
     this.retransmits++;
+    this.timeouts++;
     this.rtt.backoff();
-    // RFC 5681 §3.1 / RFC 6298 §5.5–5.6: collapse the window and go back to SND.UNA.
-    this.cc.onRto(seqDiff(this.sndMax, this.sndUna), now);
-    this.inRecovery = false;
-    this.dupAcks = 0;
     this.rttStart = -1;
-    this.sndNxt = this.sndUna;
     if (this.state === TcpState.SynSent || this.state === TcpState.SynReceived) {
-      this.retransmitHead();
-      this.sndNxt = this.sndMax;
-    } else {
-      // Resend the first segment; the rest follows as ACKs open the window.
-      this.retransmitHead();
-      const n = Math.min(this.mss, this.sendQ.length);
-      const fin = this.finSent && n === this.sendQ.length;
-      this.sndNxt = seqPlus(this.sndUna, n + (fin ? 1 : 0));
+      this.cc.onRto(seqDiff(this.sndMax, this.sndUna), now);
+      this.retransmitSyn();
+      this.armRetransmit();
+      return;
     }
+    // RFC 5681 §3.1 / RFC 6298 §5.5–5.6; RFC 6675 §5.1: everything not SACKed is lost.
+    this.cc.onRto(seqDiff(this.sndMax, this.sndUna), now);
+    if (this.inRecovery) this.sb.recoveryEnded();
+    this.inRecovery = false;
+    this.rtoLoss = true;
+    this.recoverSeq = this.sndMax;
+    this.dupAcks = 0;
+    this.tlpOutstanding = false;
+    this.sb.markAllLost();
     this.armRetransmit();
+    this.push();
   }
 
   private keepaliveFired(now: number): void {

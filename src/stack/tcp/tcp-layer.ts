@@ -62,6 +62,10 @@ export class TcpLayer implements TcpHost {
   defaultCc: CongestionAlgorithm = 'cubic';
   /** net.ipv4.tcp_syncookies = 1: cookies when the SYN queue overflows. */
   syncookies = true;
+  /** net.ipv4.tcp_sack, tcp_timestamps, tcp_window_scaling (all 1 by default, as Linux). */
+  sack = true;
+  timestamps = true;
+  windowScaling = true;
   private readonly fire = (t: Timer) => (t.owner as TcpConnection).timerFired(t.kind);
 
   constructor(private readonly stack: Stack) {
@@ -308,7 +312,8 @@ export class TcpLayer implements TcpHost {
       const active = c.state === TcpState.SynSent;
       // Linux's SYN layout: MSS, SACK-permitted + timestamps, NOP, window scale.
       opts[0] = 2; opts[1] = 4; writeU16(opts, 2, c.advMss); ol = 4;
-      const ts = active || c.tsOk, sack = active || c.sackOk, ws = active || c.sndShift > 0 || c.rcvShift > 0 || this.peerOfferedWs;
+      const ts = active ? this.timestamps : c.tsOk, sack = active ? this.sack : c.sackOk;
+      const ws = active ? this.windowScaling : this.windowScaling && (c.sndShift > 0 || c.rcvShift > 0 || this.peerOfferedWs);
       if (sack && ts) {
         opts[ol] = 4; opts[ol + 1] = 2; opts[ol + 2] = 8; opts[ol + 3] = 10;
         writeU32(opts, ol + 4, tsVal); writeU32(opts, ol + 8, active ? 0 : c.tsRecent); ol += 12;
@@ -326,9 +331,21 @@ export class TcpLayer implements TcpHost {
         opts[0] = 1; opts[1] = 1; opts[2] = 8; opts[3] = 10;
         writeU32(opts, 4, tsVal); writeU32(opts, 8, c.tsRecent); ol = 12;
       }
-      if (c.sackOk && c.ooo.blockCount > 0) {
+      const dsack = c.sackOk && c.takeDsack();
+      if (c.sackOk && (dsack || c.ooo.blockCount > 0)) {
         const max = c.tsOk ? 3 : 4;
-        const n = c.ooo.sackBlocks(this.sackEdges, max);
+        // RFC 2883 §4: a D-SACK block comes first, then the out-of-order blocks (RFC 2018 §4 order).
+        let n = 0;
+        if (dsack) {
+          this.sackEdges[0] = c.dsackLeft;
+          this.sackEdges[1] = c.dsackRight;
+          n = 1;
+        }
+        const m = c.ooo.sackBlocks(this.sackScratch, max - n);
+        for (let j = 0; j < m; j++, n++) {
+          this.sackEdges[2 * n] = this.sackScratch[2 * j]!;
+          this.sackEdges[2 * n + 1] = this.sackScratch[2 * j + 1]!;
+        }
         if (n > 0) {
           opts[ol] = 1; opts[ol + 1] = 1; opts[ol + 2] = 5; opts[ol + 3] = 2 + 8 * n;
           for (let k = 0; k < n; k++) {
@@ -369,6 +386,7 @@ export class TcpLayer implements TcpHost {
 
   private readonly optionBytes = new Uint8Array(40);
   private readonly sackEdges = new Array<number>(8).fill(0);
+  private readonly sackScratch = new Array<number>(8).fill(0);
   /** Set while answering a SYN that offered window scaling. */
   private peerOfferedWs = false;
 
