@@ -646,17 +646,10 @@ export class Stack implements UdpHost {
    * false (having sent nothing) when the general path must handle it.
    */
   private sendUdpInPlace(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array, ifindex: number, ttl: number): boolean {
-    const r = this.txRoute;
-    if (!this.routeInto(dst, r, ifindex)) return false;
-    const iface = r.iface!;
-    if (iface.link === null || iface.isLoopback) return false;
     const ulen = UDP_HEADER_LEN + data.length;
-    const total = IPV4_MIN_HEADER_LEN + ulen;
-    if (total > this.mtuFor(dst, this.now, iface)) return false;
-    const mac = iface.arp.lookup(r.nextHop, this.now);
-    if (mac === null) return false;
+    const udpAt = this.beginIpv4InPlace(dst, ifindex, ulen);
+    if (udpAt < 0) return false;
     const tx = this.tx;
-    const ipAt = ETHERNET_HEADER_LEN, udpAt = ipAt + IPV4_MIN_HEADER_LEN;
     tx.set(data, udpAt + UDP_HEADER_LEN);
     writeU16(tx, udpAt, srcPort);
     writeU16(tx, udpAt + 2, dstPort);
@@ -665,35 +658,67 @@ export class Stack implements UdpHost {
     tx[udpAt + 7] = 0;
     const c = finishChecksum(sumBytes(tx, udpAt, ulen, ipv4PseudoHeaderSum(src, dst, IpProtocol.UDP, ulen)));
     writeU16(tx, udpAt + 6, c === 0 ? 0xffff : c); // RFC 768: a computed zero is sent as all ones
+    this.counters.udpOut++;
+    this.finishIpv4InPlace(IpProtocol.UDP, src, dst, ulen, ttl);
+    return true;
+  }
+
+  /**
+   * @internal The allocation-free transmit path for a unicast packet that fits the path MTU
+   * to a resolved neighbour over a real link: returns where the transport header goes in
+   * `txBuffer` (then call finishIpv4InPlace), or −1 when the general path (loopback,
+   * fragmentation, neighbour resolution) must take it, having sent nothing.
+   */
+  beginIpv4InPlace(dst: Ipv4Address, ifindex: number, payloadLength: number): number {
+    const r = this.txRoute;
+    if (!this.routeInto(dst, r, ifindex)) return -1;
+    const iface = r.iface!;
+    if (iface.link === null || iface.isLoopback) return -1;
+    if (IPV4_MIN_HEADER_LEN + payloadLength > this.mtuFor(dst, this.now, iface)) return -1;
+    const mac = iface.arp.lookup(r.nextHop, this.now);
+    if (mac === null) return -1;
+    this.txMac = mac;
+    return ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN;
+  }
+
+  /** @internal The transmit frame beginIpv4InPlace hands out. */
+  get txBuffer(): Uint8Array {
+    return this.tx;
+  }
+
+  /** @internal Writes the IPv4 and Ethernet headers around a payload placed by beginIpv4InPlace, and transmits. */
+  finishIpv4InPlace(protocol: number, src: Ipv4Address, dst: Ipv4Address, payloadLength: number, ttl = DEFAULT_TTL): void {
+    const tx = this.tx;
+    const iface = this.txRoute.iface!;
+    const total = IPV4_MIN_HEADER_LEN + payloadLength;
     this.ipId = (this.ipId + 1) & 0xffff;
     const ip = this.txIp;
-    tx[ipAt] = 0x45;
+    tx[ETHERNET_HEADER_LEN] = 0x45;
     ip.tos = 0;
     ip.totalLength = total;
     ip.identification = this.ipId;
-    ip.flagsAndOffset = 0x4000; // DF (Linux's IP_PMTUDISC_WANT on a datagram that fits)
+    ip.flagsAndOffset = 0x4000; // DF (Linux's IP_PMTUDISC_WANT on a packet that fits)
     ip.ttl = ttl;
-    ip.protocol = IpProtocol.UDP;
+    ip.protocol = protocol;
     ip.src = src;
     ip.dst = dst;
     ip.fillChecksum();
-    tx.set(mac, 0);
+    tx.set(this.txMac, 0);
     tx.set(iface.mac, 6);
     tx[12] = EtherType.IPv4 >>> 8;
     tx[13] = EtherType.IPv4 & 0xff;
     const len = ETHERNET_HEADER_LEN + total;
     if (len < 60) tx.fill(0, len, 60); // IEEE 802.3 minimum frame
     const n = Math.max(60, len);
-    this.counters.udpOut++;
     this.counters.framesOut++;
     this.counters.bytesOut += n;
     iface.counters.txFrames++;
     iface.counters.txBytes += n;
     let view = this.txViews[n];
     if (view === undefined) this.txViews[n] = view = tx.subarray(0, n);
-    iface.link.transmit(view);
-    return true;
+    iface.link!.transmit(view);
   }
+  private txMac: Uint8Array = new Uint8Array(6);
 
   /** Sends an ICMP echo request (what `ping` does), IPv4 or IPv6. Returns false without a route. */
   ping(dst: IpAddress, identifier: number, sequence: number, data: Uint8Array, now: number, ifindex = 0): boolean {

@@ -5,6 +5,8 @@
 // reads allocate nothing except a subarray view for copies longer than SHORT_COPY bytes
 // (a view is one small object; a plain loop is faster than set() for short runs anyway).
 
+import { BufferPool } from '../buffer-pool.js';
+
 const SHORT_COPY = 64;
 /** The first backing store when no initial capacity is given. */
 const MIN_ALLOC = 2048;
@@ -22,8 +24,8 @@ export class ByteRing {
   private readonly initialCapacity: number;
   private maxCap: number;
 
-  /** Nothing is allocated here: the first write takes max(initialCapacity, what it needs). */
-  constructor(initialCapacity = 0, maxCapacity = 4 << 20) {
+  /** Nothing is allocated here: the first write takes max(initialCapacity, what it needs), from `pool` when given. */
+  constructor(initialCapacity = 0, maxCapacity = 4 << 20, private readonly pool: BufferPool | null = null) {
     this.maxCap = Math.max(0, Math.floor(maxCapacity));
     this.initialCapacity = Math.min(Math.max(0, Math.floor(initialCapacity)), this.maxCap);
   }
@@ -119,6 +121,7 @@ export class ByteRing {
   /** Gives the backing store back when empty (an idle connection then holds no buffer). */
   release(): void {
     if (this.len === 0) {
+      if (this.pool !== null) this.pool.give(this.buf);
       this.buf = EMPTY;
       this.head = 0;
     }
@@ -131,8 +134,9 @@ export class ByteRing {
     while (cap < need) cap *= 2;
     // Never above the limit, but never below what is held plus what is being written.
     cap = Math.max(need, Math.min(cap, this.maxCap));
-    const next = new Uint8Array(cap);
+    const next = this.pool !== null ? this.pool.take(cap) : new Uint8Array(cap);
     this.peek(next, 0, 0, this.len);
+    if (this.pool !== null) this.pool.give(this.buf);
     this.buf = next;
     this.head = 0;
   }

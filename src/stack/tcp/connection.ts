@@ -9,6 +9,7 @@
 import type { ErrnoName } from '../../errno.js';
 import { TcpFlags } from '../../wire/tcp.js';
 import { ByteRing } from './byte-ring.js';
+import type { BufferPool } from '../buffer-pool.js';
 import { ReassemblyQueue } from './reassembly-queue.js';
 import { Timer, type TimerWheel } from './timer-wheel.js';
 import { RttEstimator } from './rtt.js';
@@ -68,14 +69,22 @@ export const TCP_DEFAULTS = Object.freeze({
 });
 
 /** What the retransmission timer is timing (Linux's icsk_pending): a timeout, the RACK reordering window, a tail loss probe. */
-const XmitTimer = { Rto: 1, Reorder: 2, Probe: 3 } as const;
+const XmitTimer = { Rto: 1, Reorder: 2, Probe: 3, Persist: 4 } as const;
 
-export const TimerKind = { Retransmit: 1, DelayedAck: 2, Persist: 3, Keepalive: 4, TimeWait: 5 } as const;
+const UNSPECIFIED6 = new Uint8Array(16);
+
+/**
+ * Three timers a connection, as Linux: retransmission (which also times the RACK reordering
+ * window, the loss probe and zero-window probes), delayed ACK, and keepalive (which also
+ * ends TIME-WAIT and an orphaned FIN-WAIT-2).
+ */
+export const TimerKind = { Retransmit: 1, DelayedAck: 2, Keepalive: 3 } as const;
 
 /** What a connection needs from the stack. */
 export interface TcpHost {
   readonly now: number;
   readonly wheel: TimerWheel;
+  readonly bufferPool: BufferPool;
   /** net.ipv4.tcp_sack, tcp_timestamps, tcp_window_scaling: which options are offered and accepted. */
   readonly sack: boolean;
   readonly timestamps: boolean;
@@ -113,8 +122,9 @@ export class TcpConnection {
   readonly family: 4 | 6;
   local4 = 0;
   remote4 = 0;
-  local6: Uint8Array = new Uint8Array(16);
-  remote6: Uint8Array = new Uint8Array(16);
+  /** IPv6 addresses; replaced (never written in place), and shared zeros for IPv4 connections. */
+  local6: Uint8Array = UNSPECIFIED6;
+  remote6: Uint8Array = UNSPECIFIED6;
   localPort = 0;
   remotePort = 0;
   ifindex = 0;
@@ -222,9 +232,7 @@ export class TcpConnection {
   orphaned = false;
   readonly rtxTimer: Timer;
   readonly delackTimer: Timer;
-  readonly persistTimer: Timer;
   readonly keepaliveTimer: Timer;
-  readonly timeWaitTimer: Timer;
   /** @internal Table links. */
   hash = 0;
 
@@ -234,8 +242,8 @@ export class TcpConnection {
     opts: { rcvbuf?: number; sndbuf?: number; cc?: CongestionAlgorithm } = {},
   ) {
     this.family = family;
-    this.sendQ = new ByteRing(0, opts.sndbuf ?? TCP_DEFAULTS.sndbuf);
-    this.recvQ = new ByteRing(0, opts.rcvbuf ?? TCP_DEFAULTS.rcvbuf);
+    this.sendQ = new ByteRing(0, opts.sndbuf ?? TCP_DEFAULTS.sndbuf, host.bufferPool);
+    this.recvQ = new ByteRing(0, opts.rcvbuf ?? TCP_DEFAULTS.rcvbuf, host.bufferPool);
     this.ooo = new ReassemblyQueue(opts.rcvbuf ?? TCP_DEFAULTS.rcvbuf);
     this.rtt = new RttEstimator(TCP_DEFAULTS.minRtoUs, TCP_DEFAULTS.maxRtoUs, TCP_DEFAULTS.initialRtoUs);
     this.cc = createCongestionControl(opts.cc ?? 'cubic', this.mss);
@@ -243,9 +251,7 @@ export class TcpConnection {
     this.sndbufLocked = opts.sndbuf !== undefined;
     this.rtxTimer = new Timer(this, TimerKind.Retransmit);
     this.delackTimer = new Timer(this, TimerKind.DelayedAck);
-    this.persistTimer = new Timer(this, TimerKind.Persist);
     this.keepaliveTimer = new Timer(this, TimerKind.Keepalive);
-    this.timeWaitTimer = new Timer(this, TimerKind.TimeWait);
     // Linux picks the receive window scale so the largest buffer auto-tuning may reach fits
     // (tcp_select_initial_window with tcp_rmem[2]); a buffer set by the user bounds it instead.
     const largest = this.rcvbufLocked ? this.recvQ.free : Math.max(this.recvQ.free, TCP_DEFAULTS.rcvbufMax);
@@ -710,7 +716,7 @@ export class TcpConnection {
       if (window > this.maxSndWnd) this.maxSndWnd = window;
       this.sndWl1 = seg.seq;
       this.sndWl2 = ack;
-      if (opened) this.host.wheel.disarm(this.persistTimer);
+      if (opened && this.xmitTimer === XmitTimer.Persist) this.host.wheel.disarm(this.rtxTimer);
     }
     return true;
   }
@@ -800,7 +806,7 @@ export class TcpConnection {
       case TcpState.FinWait1:
         this.state = TcpState.FinWait2;
         // Linux: an orphaned FIN-WAIT-2 lasts tcp_fin_timeout.
-        if (this.orphaned) this.host.wheel.arm(this.timeWaitTimer, this.host.now + TCP_DEFAULTS.finTimeoutUs);
+        if (this.orphaned) this.host.wheel.arm(this.keepaliveTimer, this.host.now + TCP_DEFAULTS.finTimeoutUs);
         break;
       case TcpState.Closing:
         this.enterTimeWait();
@@ -907,7 +913,6 @@ export class TcpConnection {
         this.state = TcpState.Closing;
         break;
       case TcpState.FinWait2:
-        this.host.wheel.disarm(this.timeWaitTimer);
         this.enterTimeWait();
         break;
       default:
@@ -918,9 +923,7 @@ export class TcpConnection {
   private enterTimeWait(): void {
     this.state = TcpState.TimeWait;
     this.host.wheel.disarm(this.rtxTimer);
-    this.host.wheel.disarm(this.persistTimer);
-    this.host.wheel.disarm(this.keepaliveTimer);
-    this.host.wheel.arm(this.timeWaitTimer, this.host.now + TCP_DEFAULTS.timeWaitUs);
+    this.host.wheel.arm(this.keepaliveTimer, this.host.now + TCP_DEFAULTS.timeWaitUs);
   }
 
   /** @internal Gets rid of everything and tells the stack. */
@@ -930,9 +933,7 @@ export class TcpConnection {
     const w = this.host.wheel;
     w.disarm(this.rtxTimer);
     w.disarm(this.delackTimer);
-    w.disarm(this.persistTimer);
     w.disarm(this.keepaliveTimer);
-    w.disarm(this.timeWaitTimer);
     this.ooo.clear();
     this.sb.clear();
     this.sb.release();
@@ -986,7 +987,7 @@ export class TcpConnection {
       if (unsent > 0) {
         if (this.sndWnd === 0) {
           // Zero window: probe when nothing is in flight (RFC 9293 §3.8.6.1).
-          if (flight === 0 && !this.persistTimer.armed) this.host.wheel.arm(this.persistTimer, now + this.rtt.rto);
+          if (flight === 0 && !this.rtxTimer.armed) this.armXmitTimer(XmitTimer.Persist, now + this.rtt.rto);
           break;
         }
         const room = Math.min(cwnd - pipe, this.sndWnd - flight);
@@ -1136,24 +1137,14 @@ export class TcpConnection {
       case TimerKind.DelayedAck:
         if (this.unackedSegments > 0 || this.ackNow) this.sendAck();
         return;
-      case TimerKind.TimeWait:
-        this.toClosed();
-        return;
-      case TimerKind.Persist:
-        // Zero-window probe (RFC 9293 §3.8.6.1), as Linux's tcp_xmit_probe_skb: an ACK with
-        // an old sequence number the peer must answer with its window; backs off like the RTO.
-        if (this.sndWnd === 0 && this.sendQ.length > seqDiff(this.sndNxt, this.sndUna)) {
-          this.host.tcpOutput(this, TcpFlags.ACK, seqPlus(this.sndUna, -1), 0, 0);
-          this.zeroWindowProbes++;
-          this.rtt.backoff();
-          this.host.wheel.arm(this.persistTimer, now + this.rtt.rto);
-        }
-        return;
       case TimerKind.Keepalive:
-        this.keepaliveFired(now);
+        // TIME-WAIT's 2MSL and an orphaned FIN-WAIT-2's tcp_fin_timeout end here too.
+        if (this.state === TcpState.TimeWait || (this.state === TcpState.FinWait2 && this.orphaned)) this.toClosed();
+        else this.keepaliveFired(now);
         return;
       case TimerKind.Retransmit:
-        if (this.xmitTimer === XmitTimer.Probe) this.probeFired(now);
+        if (this.xmitTimer === XmitTimer.Persist) this.persistFired(now);
+        else if (this.xmitTimer === XmitTimer.Probe) this.probeFired(now);
         else if (this.xmitTimer === XmitTimer.Reorder) this.reorderFired(now);
         else this.retransmitFired(now);
         return;
@@ -1161,6 +1152,18 @@ export class TcpConnection {
   }
 
   zeroWindowProbes = 0;
+
+  /**
+   * Zero-window probe (RFC 9293 §3.8.6.1), as Linux's tcp_xmit_probe_skb: an ACK with an old
+   * sequence number the peer must answer with its window; backs off like the RTO.
+   */
+  private persistFired(now: number): void {
+    if (this.sndWnd !== 0 || this.sendQ.length <= seqDiff(this.sndNxt, this.sndUna)) return;
+    this.host.tcpOutput(this, TcpFlags.ACK, seqPlus(this.sndUna, -1), 0, 0);
+    this.zeroWindowProbes++;
+    this.rtt.backoff();
+    this.armXmitTimer(XmitTimer.Persist, now + this.rtt.rto);
+  }
   /** Retransmission timeouts (all, not only consecutive). */
   timeouts = 0;
 
@@ -1301,6 +1304,7 @@ export class TcpConnection {
   /** SO_KEEPALIVE on/off. */
   setKeepalive(on: boolean): void {
     this.keepalive = on;
+    if (this.state !== TcpState.Established && this.state !== TcpState.CloseWait && this.state !== TcpState.SynSent && this.state !== TcpState.SynReceived) return;
     if (on) this.host.wheel.arm(this.keepaliveTimer, this.lastReceiveAt + this.keepIdleUs);
     else this.host.wheel.disarm(this.keepaliveTimer);
   }

@@ -21,6 +21,7 @@ import { TimerWheel, type Timer } from './timer-wheel.js';
 import { IsnGenerator } from './isn.js';
 import { SynCookies } from './syn-cookie.js';
 import { parseCongestionAlgorithm, type CongestionAlgorithm } from './congestion.js';
+import { BufferPool } from '../buffer-pool.js';
 import { EPHEMERAL_HIGH, EPHEMERAL_LOW, flowHash as tupleHash } from '../udp.js';
 
 export interface TcpCounters {
@@ -45,13 +46,16 @@ export interface ConnectOptions {
   ifindex?: number;
 }
 
-const BUCKETS = 4096;
+const INITIAL_BUCKETS = 4096;
 
 export class TcpLayer implements TcpHost {
   readonly wheel = new TimerWheel(1000);
   readonly counters: TcpCounters = { segmentsIn: 0, segmentsOut: 0, resetsOut: 0, badChecksum: 0, malformed: 0, noSocket: 0, activeOpens: 0, passiveOpens: 0, retransmits: 0 };
   /** Connections by 4-tuple hash (buckets of a few). */
-  private readonly buckets: TcpConnection[][] = [];
+  private buckets: TcpConnection[][] = [];
+  private mask = INITIAL_BUCKETS - 1;
+  /** Free send/receive buffer stores shared by this stack's connections. */
+  readonly bufferPool = new BufferPool();
   private connectionCount = 0;
   private readonly listeners = new Map<number, TcpListener[]>();
   private readonly isn: IsnGenerator;
@@ -69,7 +73,7 @@ export class TcpLayer implements TcpHost {
   private readonly fire = (t: Timer) => (t.owner as TcpConnection).timerFired(t.kind);
 
   constructor(private readonly stack: Stack) {
-    for (let i = 0; i < BUCKETS; i++) this.buckets.push([]);
+    for (let i = 0; i < INITIAL_BUCKETS; i++) this.buckets.push([]);
     this.isn = new IsnGenerator(stack.rng.fork('tcp-isn'));
     this.cookies = new SynCookies(stack.rng.fork('tcp-cookies'));
     const env = typeof process !== 'undefined' ? process.env['XLIO_TCP_CC_ALGO'] : undefined;
@@ -212,12 +216,23 @@ export class TcpLayer implements TcpHost {
 
   private insert(c: TcpConnection): void {
     c.hash = this.hashOf(c);
-    this.buckets[c.hash & (BUCKETS - 1)]!.push(c);
+    this.buckets[c.hash & this.mask]!.push(c);
     this.connectionCount++;
+    // Keep chains short: double the table past two connections a bucket (rehash once per doubling).
+    if (this.connectionCount > 2 * this.buckets.length) this.growTable();
+  }
+
+  private growTable(): void {
+    const next: TcpConnection[][] = [];
+    const n = this.buckets.length * 2;
+    for (let i = 0; i < n; i++) next.push([]);
+    for (const b of this.buckets) for (const c of b) next[c.hash & (n - 1)]!.push(c);
+    this.buckets = next;
+    this.mask = n - 1;
   }
 
   private find(c: TcpConnection): TcpConnection | null {
-    const b = this.buckets[this.hashOf(c) & (BUCKETS - 1)]!;
+    const b = this.buckets[this.hashOf(c) & this.mask]!;
     for (const o of b) {
       if (o.family !== c.family || o.localPort !== c.localPort || o.remotePort !== c.remotePort) continue;
       if (c.family === 4 ? o.local4 === c.local4 && o.remote4 === c.remote4 : ipv6Equal(o.local6, 0, c.local6) && ipv6Equal(o.remote6, 0, c.remote6)) return o;
@@ -226,7 +241,7 @@ export class TcpLayer implements TcpHost {
   }
 
   private lookup4(src: Ipv4Address, sport: number, dst: Ipv4Address, dport: number): TcpConnection | null {
-    const b = this.buckets[tupleHash(src, sport, dst, dport) & (BUCKETS - 1)]!;
+    const b = this.buckets[tupleHash(src, sport, dst, dport) & this.mask]!;
     for (let i = 0; i < b.length; i++) {
       const o = b[i]!;
       if (o.family === 4 && o.localPort === dport && o.remotePort === sport && o.local4 === dst && o.remote4 === src) return o;
@@ -236,7 +251,7 @@ export class TcpLayer implements TcpHost {
 
   private lookup6(bytes: Uint8Array, srcAt: number, sport: number, dstAt: number, dport: number): TcpConnection | null {
     const h = tupleHash(word(bytes, srcAt + 12) ^ word(bytes, srcAt + 8), sport, word(bytes, dstAt + 12), dport);
-    const b = this.buckets[h & (BUCKETS - 1)]!;
+    const b = this.buckets[h & this.mask]!;
     for (let i = 0; i < b.length; i++) {
       const o = b[i]!;
       if (o.family === 6 && o.localPort === dport && o.remotePort === sport && ipv6Equal(bytes, dstAt, o.local6) && ipv6Equal(bytes, srcAt, o.remote6)) return o;
@@ -271,7 +286,7 @@ export class TcpLayer implements TcpHost {
   // TcpHost
 
   tcpClosed(c: TcpConnection): void {
-    const b = this.buckets[c.hash & (BUCKETS - 1)]!;
+    const b = this.buckets[c.hash & this.mask]!;
     const i = b.indexOf(c);
     if (i >= 0) {
       b[i] = b[b.length - 1]!;
@@ -357,28 +372,37 @@ export class TcpLayer implements TcpHost {
       }
     }
     const hl = TCP_MIN_HEADER_LEN + ol;
-    const seg = new Uint8Array(hl + dataLength);
-    writeU16(seg, 0, c.localPort);
-    writeU16(seg, 2, c.remotePort);
-    writeU32(seg, 4, seq);
+    const tcpLength = hl + dataLength;
+    // IPv4 to a resolved neighbour: written in place in the stack's transmit frame, no allocation.
+    const at = c.family === 4 ? this.stack.beginIpv4InPlace(c.remote4, 0, tcpLength) : -1;
+    const seg = at >= 0 ? this.stack.txBuffer : new Uint8Array(tcpLength);
+    const o = at >= 0 ? at : 0;
+    writeU16(seg, o, c.localPort);
+    writeU16(seg, o + 2, c.remotePort);
+    writeU32(seg, o + 4, seq);
     const ackOn = (flags & TcpFlags.ACK) !== 0;
-    writeU32(seg, 8, ackOn ? c.rcvNxt : 0);
-    seg[12] = (hl / 4) << 4;
-    seg[13] = flags & 0xff;
+    writeU32(seg, o + 8, ackOn ? c.rcvNxt : 0);
+    seg[o + 12] = (hl / 4) << 4;
+    seg[o + 13] = flags & 0xff;
     // RFC 7323 §2.2: the window in a SYN is never scaled.
     const win = (flags & TcpFlags.RST) !== 0 ? 0 : syn ? Math.min(0xffff, c.windowToAdvertise()) : c.windowField();
     if (syn) c.rcvAdvEdge = seqPlus(c.rcvNxt, Math.min(0xffff, c.windowToAdvertise()));
-    writeU16(seg, 14, win);
-    seg.set(opts.subarray(0, ol), TCP_MIN_HEADER_LEN);
-    if (dataLength > 0) c.sendQ.peek(seg, hl, dataOffset, dataLength);
+    writeU16(seg, o + 14, win);
+    seg[o + 16] = 0;
+    seg[o + 17] = 0;
+    seg[o + 18] = 0;
+    seg[o + 19] = 0;
+    for (let k = 0; k < ol; k++) seg[o + TCP_MIN_HEADER_LEN + k] = opts[k]!;
+    if (dataLength > 0) c.sendQ.peek(seg, o + hl, dataOffset, dataLength);
     this.counters.segmentsOut++;
     if (flags & TcpFlags.RST) this.counters.resetsOut++;
     if (c.family === 4) {
-      const sum = sumBytes(seg, 0, seg.length, ipv4PseudoHeaderSum(c.local4, c.remote4, IpProtocol.TCP, seg.length));
-      writeU16(seg, 16, finishChecksum(sum));
-      this.stack.sendIpv4(c.remote4, IpProtocol.TCP, seg, c.local4);
+      const sum = sumBytes(seg, o, tcpLength, ipv4PseudoHeaderSum(c.local4, c.remote4, IpProtocol.TCP, tcpLength));
+      writeU16(seg, o + 16, finishChecksum(sum));
+      if (at >= 0) this.stack.finishIpv4InPlace(IpProtocol.TCP, c.local4, c.remote4, tcpLength);
+      else this.stack.sendIpv4(c.remote4, IpProtocol.TCP, seg, c.local4);
     } else {
-      const sum = sumBytes(seg, 0, seg.length, ipv6PseudoHeaderSum(c.local6, c.remote6, IpProtocol.TCP, seg.length));
+      const sum = sumBytes(seg, 0, tcpLength, ipv6PseudoHeaderSum(c.local6, c.remote6, IpProtocol.TCP, tcpLength));
       writeU16(seg, 16, finishChecksum(sum));
       this.stack.ip6.send(c.remote6, IpProtocol.TCP, seg, c.local6, -1, c.ifindex);
     }
