@@ -1100,7 +1100,11 @@ export class TcpConnection {
   }
 
   private armRetransmit(): void {
-    this.armXmitTimer(XmitTimer.Rto, this.host.now + this.rtt.rto);
+    const now = this.host.now;
+    let rto = this.rtt.rto;
+    // Linux tcp_clamp_rto_to_user_timeout: never wait past TCP_USER_TIMEOUT (at least 1 ms).
+    if (this.userTimeoutUs > 0 && this.unackedSince >= 0) rto = Math.min(rto, Math.max(this.unackedSince + this.userTimeoutUs - now, 1000));
+    this.armXmitTimer(XmitTimer.Rto, now + rto);
   }
 
   private armXmitTimer(kind: number, at: number): void {
@@ -1291,14 +1295,29 @@ export class TcpConnection {
     if (on) this.push();
   }
 
-  /** close() with SO_LINGER {on, 0}: RST at once, queued data discarded (RFC 9293 §3.10.5 abort). */
+  /**
+   * close() with SO_LINGER on. A zero linger time aborts: RST at once, queued data discarded
+   * (RFC 9293 §3.10.5). Otherwise the close proceeds as usual and `lingerUntil` is when the
+   * caller stops waiting for it (Linux's close() blocks until the FIN is acknowledged or
+   * the time runs out; then the connection carries on, orphaned, as after a plain close).
+   */
   closeWithLinger(lingerSeconds: number): void {
     if (lingerSeconds === 0) {
       this.orphaned = true;
       this.abort();
       return;
     }
+    this.lingerUntil = this.host.now + lingerSeconds * 1_000_000;
     this.close();
+  }
+
+  /** Until when a lingering close() waits (−1: not lingering). */
+  lingerUntil = -1;
+
+  /** Everything sent, FIN included, was acknowledged (or the connection is gone): a lingering close() may return. */
+  get closeDone(): boolean {
+    const s = this.state;
+    return s === TcpState.FinWait2 || s === TcpState.TimeWait || s === TcpState.Closed;
   }
 
   /** SO_KEEPALIVE on/off. */
