@@ -185,7 +185,7 @@ export class TcpConnection {
   private tlpDsack = false;
   tlpProbes = 0;
   /** Linux's last_oow_ack_time: out-of-window and challenge ACKs are rate limited per socket. */
-  private lastOowAckAt = -Infinity;
+  private lastOowAckAt = -1;
   challengeAcks = 0;
   /** A D-SACK (RFC 2883) for the next ACK: a duplicate segment arrived. */
   private dsackPending = false;
@@ -583,7 +583,7 @@ export class TcpConnection {
    */
   private challengeAck(): void {
     const now = this.host.now;
-    if (now - this.lastOowAckAt < TCP_DEFAULTS.invalidRatelimitUs) return;
+    if (this.lastOowAckAt >= 0 && now - this.lastOowAckAt < TCP_DEFAULTS.invalidRatelimitUs) return;
     this.lastOowAckAt = now;
     this.challengeAcks++;
     this.sendAck();
@@ -603,7 +603,7 @@ export class TcpConnection {
       return;
     }
     const now = this.host.now;
-    if (now - this.lastOowAckAt < TCP_DEFAULTS.invalidRatelimitUs) return;
+    if (this.lastOowAckAt >= 0 && now - this.lastOowAckAt < TCP_DEFAULTS.invalidRatelimitUs) return;
     this.lastOowAckAt = now;
     this.sendAck();
   }

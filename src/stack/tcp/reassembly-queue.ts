@@ -30,10 +30,13 @@ function copyBytes(dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt: numbe
   else for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]!;
 }
 
+/** Shared by every queue that never held anything (never written: the first insert replaces it). */
+const NO_BLOCKS: Block[] = [];
+
 export class ReassemblyQueue {
-  private readonly blocks: Block[] = [];
+  private blocks: Block[] = NO_BLOCKS;
   private count = 0;
-  private readonly pool: Block[] = [];
+  private pool: Block[] = NO_BLOCKS;
   private held = 0;
   private clock = 0;
 
@@ -73,6 +76,11 @@ export class ReassemblyQueue {
    */
   insert(seq: number, data: Uint8Array, off: number, len: number): number {
     if (len <= 0) return 0;
+    if (this.blocks === NO_BLOCKS) {
+      // An in-order connection never gets here: its queue costs no arrays.
+      this.blocks = [];
+      this.pool = [];
+    }
     seq >>>= 0;
     const end = (seq + len) >>> 0;
     const blocks = this.blocks;
