@@ -992,14 +992,16 @@ export class TcpConnection {
         }
         const room = Math.min(cwnd - pipe, this.sndWnd - flight);
         if (room <= 0) break;
-        const n = Math.min(unsent, this.segmentRoom(), room);
+        // A full segment is what fits beside the options it carries now (SACK blocks shrink it).
+        const full = this.segmentRoom();
+        const n = Math.min(unsent, full, room);
         // Nagle (RFC 896, RFC 9293 §3.7.4): hold a small segment while data is unacknowledged.
-        if (n < this.mss && n === unsent && !this.finQueued) {
+        if (n < full && n === unsent && !this.finQueued) {
           if (this.cork) break;
           if (!this.noDelay && flight > 0) break;
         }
         // Room for less than a full segment: RFC 9293 §3.8.6.2.1 sender SWS avoidance.
-        if (n < this.mss && n < unsent && n < this.sndWnd >>> 1) break;
+        if (n < full && n < unsent && n < this.sndWnd >>> 1) break;
         const fin = this.finQueued && !this.finSent && n === unsent && this.state !== TcpState.Established && this.state !== TcpState.CloseWait;
         this.sendData(offset, n, fin);
         sentNew = true;
