@@ -4,8 +4,8 @@
 // Layout at `offset` (8-aligned): a 256-byte header of Int32 words, then `capacity`
 // data bytes (a power of two). `head` (consumer) and `tail` (producer) are byte
 // counters that run freely and wrap as Int32; the data index is `counter & (capacity-1)`,
-// so `(tail - head) | 0` is the number of bytes in use. Producer-written and
-// consumer-written words sit on different 64-byte lines.
+// so `(tail - head) | 0` is the number of bytes in use. The producer's and the
+// consumer's words sit on different 64-byte lines.
 //
 // A record is a 4-byte length then the payload, padded to 8. A record never wraps: when
 // it does not fit before the end of the data area, the producer writes a skip marker
@@ -33,11 +33,11 @@ export const ShmRingLayout = Object.freeze({
   HEADER_BYTES: 256,
   MAGIC: 0,
   CAPACITY: 1,
-  // Written by the producer.
+  // The producer's line (the consumer only clears SPACE_PARKED).
   TAIL: 16,
   DATA_BELL: 17,
   SPACE_PARKED: 18,
-  // Written by the consumer.
+  // The consumer's line (the producer only clears DATA_PARKED).
   HEAD: 32,
   SPACE_BELL: 33,
   DATA_PARKED: 34,
@@ -207,7 +207,11 @@ export class ShmRing {
     return at + 4;
   }
 
-  /** Copies `frame[off .. off+len)` into the ring without publishing it; false when full. */
+  /**
+   * Copies `frame[off .. off+len)` into the ring without publishing it; false when full.
+   * A whole array (off 0, len = frame.length) is copied without allocating; a part longer
+   * than 64 bytes costs one subarray view. reserve() avoids the copy altogether.
+   */
   stage(frame: Uint8Array, off: number, len: number): boolean {
     const at = this.reserve(len);
     if (at < 0) return false;
@@ -320,7 +324,11 @@ export class ShmRing {
     return n;
   }
 
-  /** Copies the next frame into `dst` at `dstAt`; returns its length, or -1 when empty. Throws if it does not fit (the frame stays). */
+  /**
+   * Copies the next frame into `dst` at `dstAt`; returns its length, or -1 when empty.
+   * Throws if it does not fit (the frame stays). Frames over 64 bytes cost one subarray
+   * view; drain() is the copy-free path.
+   */
   popInto(dst: Uint8Array, dstAt = 0): number {
     const tail = Atomics.load(this.i32, W_TAIL);
     let head = this.head;
