@@ -370,32 +370,49 @@ export class ShmRing {
   }
 
   /**
+   * One round of the consumer's side of the doorbell protocol: raises the parked flag, reads
+   * the bell, re-checks. Returns the milliseconds to sleep on the bell (its value is left in
+   * parkSeq), 0 when data is there, or −1 when the deadline passed (flag lowered).
+   */
+  private parkForData(deadline: number): number {
+    const i32 = this.i32;
+    Atomics.store(i32, W_DATA_PARKED, 1);
+    this.parkSeq = Atomics.load(i32, W_DATA_BELL);
+    if (!this.isEmpty()) return 0;
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      Atomics.store(i32, W_DATA_PARKED, 0);
+      this.dataTimeouts++;
+      return -1;
+    }
+    this.dataParks++;
+    return left;
+  }
+  private parkSeq = 0;
+
+  /** The data arrived after `slept` sleeps or none: lower the flag and count the wake-up. */
+  private unparkForData(slept: boolean): true {
+    Atomics.store(this.i32, W_DATA_PARKED, 0);
+    if (slept) this.wakeups++;
+    return true;
+  }
+
+  /**
    * Consumer, in a worker (Atomics.wait blocks the thread): sleeps until a frame is
    * published or `timeoutMs` passes. Returns false only on timeout.
    */
   waitForData(timeoutMs: number): boolean {
     if (!this.isEmpty()) return true;
-    const i32 = this.i32;
     const deadline = performance.now() + timeoutMs;
     let slept = false;
     for (;;) {
-      Atomics.store(i32, W_DATA_PARKED, 1);
-      const seq = Atomics.load(i32, W_DATA_BELL);
-      if (!this.isEmpty()) break;
-      const left = deadline - performance.now();
-      if (left <= 0) {
-        Atomics.store(i32, W_DATA_PARKED, 0);
-        this.dataTimeouts++;
-        return false;
-      }
-      this.dataParks++;
+      const left = this.parkForData(deadline);
+      if (left < 0) return false;
+      if (left === 0) return this.unparkForData(slept);
       slept = true;
       // A bell rung for an earlier park can wake this one early: loop and re-check.
-      Atomics.wait(i32, W_DATA_BELL, seq, left);
+      Atomics.wait(this.i32, W_DATA_BELL, this.parkSeq, left);
     }
-    Atomics.store(i32, W_DATA_PARKED, 0);
-    if (slept) this.wakeups++;
-    return true;
   }
 
   /**
@@ -405,26 +422,15 @@ export class ShmRing {
   async waitForDataAsync(timeoutMs: number): Promise<boolean> {
     if (!this.isEmpty()) return true;
     if (waitAsync === undefined) throw new Error('Atomics.waitAsync is not available in this runtime');
-    const i32 = this.i32;
     const deadline = performance.now() + timeoutMs;
     let slept = false;
     for (;;) {
-      Atomics.store(i32, W_DATA_PARKED, 1);
-      const seq = Atomics.load(i32, W_DATA_BELL);
-      if (!this.isEmpty()) break;
-      const left = deadline - performance.now();
-      if (left <= 0) {
-        Atomics.store(i32, W_DATA_PARKED, 0);
-        this.dataTimeouts++;
-        return false;
-      }
-      this.dataParks++;
+      const left = this.parkForData(deadline);
+      if (left < 0) return false;
+      if (left === 0) return this.unparkForData(slept);
       slept = true;
-      const r = waitAsync(i32, W_DATA_BELL, seq, left);
+      const r = waitAsync(this.i32, W_DATA_BELL, this.parkSeq, left);
       if (r.async) await r.value;
     }
-    Atomics.store(i32, W_DATA_PARKED, 0);
-    if (slept) this.wakeups++;
-    return true;
   }
 }
