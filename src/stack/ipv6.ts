@@ -130,7 +130,8 @@ export class Ipv6Layer {
    */
   routeInto(dst: Uint8Array, ifindex: number, out: Route6): boolean {
     const s = this.stack;
-    if (isLoopback6(dst) || (ifindex === 0 && this.isLocal(dst, 0))) {
+    // Our own addresses go through lo whatever interface the socket names (Linux's local table comes first).
+    if (isLoopback6(dst) || this.isLocal(dst, 0)) {
       out.iface = s.lo;
       out.nextHop = dst;
       return true;
@@ -582,7 +583,7 @@ export class Ipv6Layer {
     const sock = this.stack.udp.lookup6(original, at + 8, sport, original, at + 24, dport, 0);
     if (sock === null) return;
     const connectedHere = sock.remoteFamily === 6 && sock.remotePort === dport && ipv6Equal(original, at + 24, sock.remote6);
-    if (sock.recvErr || (hard && connectedHere)) sock.pendingError = new ErrnoError(errno, 'recvfrom');
+    if (sock.recvErr || (hard && connectedHere)) sock.setError(new ErrnoError(errno, 'recvfrom'));
   }
 
   // -------------------------------------------------------------------------------------

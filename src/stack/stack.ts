@@ -949,7 +949,7 @@ export class Stack implements UdpHost {
     const sock = this.udp.lookup4(q.src, u.srcPort, q.dst, u.dstPort, this.interfaceOf4(q.src).index);
     if (sock === null) return;
     if (sock.recvErr || (hard && sock.connected && sock.remoteFamily === 4 && sock.remote4 === q.dst && sock.remotePort === u.dstPort)) {
-      sock.pendingError = new ErrnoError(errno, 'recvfrom');
+      sock.setError(new ErrnoError(errno, 'recvfrom'));
     }
   }
 

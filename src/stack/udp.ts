@@ -27,6 +27,13 @@ export const MAX_SOURCES_PER_FILTER = 10;
 export const MAX_MEMBERSHIPS = 20;
 
 export type IpAddress = Ipv4Address | Ipv6Address;
+
+/** The socket layer's hook for a UDP socket (Linux's sk_data_ready and sk_error_report). */
+export interface UdpWaker {
+  udpEvent(sock: UdpSocket, event: number): void;
+}
+/** Events for UdpWaker: a datagram was queued; an error is pending. */
+export const UdpEvent = { Data: 1, Error: 8 } as const;
 export type Family = 4 | 6;
 
 export interface Datagram {
@@ -140,6 +147,8 @@ export class UdpSocket {
   /** Datagrams dropped because the receive queue was full (Linux: UDP RcvbufErrors). */
   drops = 0;
   closed = false;
+  /** The socket layer, told when a datagram is queued or an error arrives. */
+  waker: UdpWaker | null = null;
   /** After recvInto: the sender of the datagram read (a number or a reused 16-byte array), its port and interface. */
   lastAddress: IpAddress = 0;
   lastPort = 0;
@@ -502,7 +511,7 @@ export class UdpSocket {
    * recvfrom without MSG_TRUNC) and returns its full length, or -1 when none is queued.
    * The sender is left in lastAddress/lastPort (a reused array for IPv6).
    */
-  recvInto(buf: Uint8Array): number {
+  recvInto(buf: Uint8Array, peek = false): number {
     this.checkOpen('recvfrom');
     this.raisePending('recvfrom');
     if (this.count === 0) return -1;
@@ -518,7 +527,7 @@ export class UdpSocket {
     this.lastPort = s.port;
     this.lastIfindex = s.ifindex;
     const len = s.length;
-    this.pop(s);
+    if (!peek) this.pop(s);
     return len;
   }
 
@@ -530,6 +539,11 @@ export class UdpSocket {
 
   get queuedDatagrams(): number {
     return this.count;
+  }
+
+  /** The length of the next datagram (Linux's SIOCINQ for UDP), or 0. */
+  get nextLength(): number {
+    return this.count === 0 ? 0 : this.slots[this.head]!.length;
   }
 
   close(): void {
@@ -573,6 +587,7 @@ export class UdpSocket {
     s.addr4 = src;
     s.port = port;
     s.ifindex = ifindex;
+    if (this.waker !== null) this.waker.udpEvent(this, UdpEvent.Data);
   }
 
   /** @internal An IPv6 datagram; the source is 16 bytes at srcAt. */
@@ -584,6 +599,13 @@ export class UdpSocket {
     for (let i = 0; i < 16; i++) s.addr6[i] = src[srcAt + i]!;
     s.port = port;
     s.ifindex = ifindex;
+    if (this.waker !== null) this.waker.udpEvent(this, UdpEvent.Data);
+  }
+
+  /** @internal An error for the next call (Linux's sk_err), e.g. ECONNREFUSED from an ICMP port unreachable. */
+  setError(e: ErrnoError): void {
+    this.pendingError = e;
+    if (this.waker !== null) this.waker.udpEvent(this, UdpEvent.Error);
   }
 
   /** @internal Whether the socket is connected to this IPv4 peer (or not connected). */

@@ -99,6 +99,17 @@ export interface TcpHost {
   tcpMayEstablish(c: TcpConnection): boolean;
 }
 
+/**
+ * What a connection tells the socket layer (Linux's sk_data_ready, sk_state_change,
+ * sk_write_space and sk_error_report callbacks): epoll and blocked calls wake on these.
+ */
+export const TcpEvent = { Data: 1, State: 2, Space: 4, Error: 8 } as const;
+
+/** The socket layer's side of those callbacks. */
+export interface TcpWaker {
+  tcpEvent(c: TcpConnection, event: number): void;
+}
+
 /** A TCP_INFO-like record. */
 export interface TcpInfo {
   state: TcpState;
@@ -235,6 +246,8 @@ export class TcpConnection {
   readonly keepaliveTimer: Timer;
   /** @internal Table links. */
   hash = 0;
+  /** The socket that owns this connection, told of data, state changes, send space and errors. */
+  waker: TcpWaker | null = null;
 
   constructor(
     private readonly host: TcpHost,
@@ -566,6 +579,7 @@ export class TcpConnection {
       this.ackNow = true;
       this.push();
       this.maybeAck();
+      if (this.waker !== null) this.waker.tcpEvent(this, TcpEvent.State);
       return;
     }
     // Simultaneous open (§3.5, figure 7): SYN-RECEIVED, SYN-ACK with our ISS.
@@ -688,6 +702,7 @@ export class TcpConnection {
       const dataAcked = Math.min(acked - (finAcked ? 1 : 0), this.sendQ.length);
       if (dataAcked > 0) this.sendQ.consume(dataAcked);
       if (this.sendQ.length === 0) this.sendQ.release();
+      if (dataAcked > 0 && this.waker !== null) this.waker.tcpEvent(this, TcpEvent.Space);
       this.bytesAcked += dataAcked;
       this.sndUna = ack;
       if (seqBefore(this.sndNxt, ack)) this.sndNxt = ack;
@@ -813,10 +828,11 @@ export class TcpConnection {
         break;
       case TcpState.LastAck:
         this.toClosed();
-        break;
+        return;
       default:
-        break;
+        return;
     }
+    if (this.waker !== null) this.waker.tcpEvent(this, TcpEvent.State);
   }
 
   /**
@@ -892,6 +908,7 @@ export class TcpConnection {
         this.hasPendingFin = false;
         this.finArrives();
       }
+      if (n > 0 && this.waker !== null) this.waker.tcpEvent(this, TcpEvent.Data);
     } else {
       // Out of order: keep it and send a duplicate ACK at once (RFC 5681 §4.2), with SACK.
       this.ooo.insert(seq, seg.bytes, at, len);
@@ -918,6 +935,7 @@ export class TcpConnection {
       default:
         break;
     }
+    if (this.waker !== null) this.waker.tcpEvent(this, TcpEvent.State);
   }
 
   private enterTimeWait(): void {
@@ -938,6 +956,12 @@ export class TcpConnection {
     this.sb.clear();
     this.sb.release();
     this.host.tcpClosed(this);
+    const waker = this.waker;
+    if (waker !== null) {
+      // Linux's tcp_reset/tcp_write_err: the error report, then tcp_done's state change.
+      if (this.error !== null) waker.tcpEvent(this, TcpEvent.Error);
+      waker.tcpEvent(this, TcpEvent.State);
+    }
   }
 
   // ---------------------------------------------------------------------------------------

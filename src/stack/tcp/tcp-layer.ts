@@ -43,6 +43,9 @@ export interface ConnectOptions {
   noDelay?: boolean;
   /** Bind to a local port first (0: ephemeral). */
   localPort?: number;
+  /** The source address the socket was bound to (0 / undefined: chosen by route). */
+  local4?: Ipv4Address;
+  local6?: Ipv6Address;
   ifindex?: number;
 }
 
@@ -64,6 +67,8 @@ export class TcpLayer implements TcpHost {
   private readonly view = new TcpPacket(new Uint8Array(0), 0, 0);
   /** The congestion control for new connections (XLIO_TCP_CC_ALGO). */
   defaultCc: CongestionAlgorithm = 'cubic';
+  /** The socket layer's bind table: ports bound by sockets that connect() must not take. */
+  portTaken: ((port: number) => boolean) | null = null;
   /** net.ipv4.tcp_syncookies = 1: cookies when the SYN queue overflows. */
   syncookies = true;
   /** net.ipv4.tcp_sack, tcp_timestamps, tcp_window_scaling (all 1 by default, as Linux). */
@@ -101,21 +106,22 @@ export class TcpLayer implements TcpHost {
 
   /** Active open to dst:port (IPv4 number, or IPv6 16 bytes; v4-mapped goes as IPv4). */
   connect(dst: Ipv4Address | Ipv6Address, port: number, opts: ConnectOptions = {}): TcpConnection {
-    if (!Number.isInteger(port) || port <= 0 || port > 0xffff) throw new ErrnoError('EINVAL', 'connect');
+    // Port 0 is not refused: Linux sends the SYN and the peer answers RST (ECONNREFUSED).
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ErrnoError('EINVAL', 'connect');
     const family: 4 | 6 = typeof dst === 'number' || isV4Mapped(dst) ? 4 : 6;
     const c = new TcpConnection(this, family, { rcvbuf: opts.rcvbuf, sndbuf: opts.sndbuf, cc: opts.cc ?? this.defaultCc });
     if (family === 4) {
       const d = typeof dst === 'number' ? dst : v4FromMapped(dst);
       const src = this.stack.sourceFor4(d, opts.ifindex ?? 0);
       if (src === null) throw new ErrnoError('ENETUNREACH', 'connect');
-      c.local4 = src;
+      c.local4 = opts.local4 ? opts.local4 : src;
       c.remote4 = d;
       c.mssCap = this.stack.mtuFor(d) - 40;
     } else {
       const d = dst as Ipv6Address;
       const src = this.stack.sourceFor6(d, opts.ifindex ?? 0);
       if (src === null) throw new ErrnoError('ENETUNREACH', 'connect');
-      c.local6 = Uint8Array.from(src);
+      c.local6 = Uint8Array.from(opts.local6 !== undefined && !isUnspecified6(opts.local6) ? opts.local6 : src);
       c.remote6 = Uint8Array.from(d);
       const iface = this.stack.ip6.routeTo(d, opts.ifindex ?? 0);
       c.mssCap = (iface ? this.stack.ip6.mtuFor(d, iface) : 1280) - 60;
@@ -185,6 +191,7 @@ export class TcpLayer implements TcpHost {
     for (let k = 0; k < span; k++) {
       const port = EPHEMERAL_LOW + ((start + k) % span);
       if (this.listeners.has(port)) continue;
+      if (this.portTaken !== null && this.portTaken(port)) continue;
       c.localPort = port;
       if (this.find(c) === null) return port;
     }
