@@ -230,11 +230,13 @@ export class Sockets implements SocketContext {
   ioctl(fd: number, request: number, arg = 0): number {
     const s = this.sock(fd);
     if (typeof s === 'number') {
-      if (s === -Errno.ENOTSOCK && request === K.FIONBIO) {
+      if (s !== -Errno.ENOTSOCK) return s;
+      // do_vfs_ioctl handles FIONBIO for every file; epoll's own ioctl refuses the rest (ep_eventpoll_ioctl).
+      if (request === K.FIONBIO) {
         this.fds.get(fd)!.nonblock = arg !== 0;
         return 0;
       }
-      return s === -Errno.ENOTSOCK ? -Errno.ENOTTY : s;
+      return -Errno.EINVAL;
     }
     switch (request) {
       case K.FIONBIO:
@@ -244,6 +246,10 @@ export class Sockets implements SocketContext {
         return (s as TcpSocket | UdpSocketFile | UnixSocket).inq();
       case K.SIOCOUTQ:
         return (s as TcpSocket | UdpSocketFile | UnixSocket).outq();
+      case K.SIOCATMARK:
+        // tcp_ioctl: at the urgent mark — never, no urgent data is kept (EINVAL on a listener).
+        if (s instanceof TcpSocket) return s.isListening ? -Errno.EINVAL : 0;
+        return -Errno.ENOTTY;
       default:
         return -Errno.ENOTTY;
     }
@@ -347,7 +353,6 @@ export class Sockets implements SocketContext {
     const s = this.sock(fd);
     if (typeof s === 'number') return s;
     if (s instanceof TcpSocket) {
-      if ((flags & K.MSG_OOB) !== 0) return -Errno.EOPNOTSUPP;
       // A stream socket ignores the address once connected; before, Linux's tcp_sendmsg says EPIPE (no Fast Open).
       return s.send(bufs, flags, s.nonblock);
     }
@@ -382,6 +387,8 @@ export class Sockets implements SocketContext {
     if (from !== null) checkAddr(from);
     const s = this.sock(fd);
     if (typeof s === 'number') return s;
+    // ip_recv_error / ipv6_recv_error: the error queue (IP_RECVERR) holds nothing here.
+    if ((flags & K.MSG_ERRQUEUE) !== 0 && !(s instanceof UnixSocket)) return -Errno.EAGAIN;
     if (s instanceof TcpSocket) {
       const r = s.recv(bufs, flags, s.nonblock);
       if (r >= 0 && from !== null) from.family = K.AF_UNSPEC;

@@ -9,7 +9,7 @@ import { Errno, errnoOf } from '../errno.js';
 import { TcpConnection, TcpEvent, TcpState, type TcpWaker } from '../stack/tcp/connection.js';
 import type { TcpListener } from '../stack/tcp/listener.js';
 import { EPHEMERAL_HIGH, EPHEMERAL_LOW } from '../stack/udp.js';
-import { isMulticast6, isUnspecified6, isV4Mapped, v4FromMapped, v4MappedAddress, ipv6Equal } from '../stack/ipv6-address.js';
+import { IPV6_LOOPBACK, isMulticast6, isUnspecified6, isV4Mapped, v4FromMapped, v4MappedAddress, ipv6Equal } from '../stack/ipv6-address.js';
 import {
   AF_INET, AF_INET6, AF_UNSPEC, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLRDNORM, EPOLLWRNORM,
   MSG_DONTWAIT, MSG_MORE, MSG_NOSIGNAL, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SOCK_STREAM, IPPROTO_TCP,
@@ -29,6 +29,7 @@ const TCP_RMEM_DEFAULT = 131072;
 const TCP_WMEM_DEFAULT = 16384;
 /** net.core.somaxconn. */
 const SOMAXCONN = 4096;
+const INADDR_LOOPBACK = 0x7f000001;
 
 /** The sockets holding each TCP port (Linux's bind hash buckets). */
 export class TcpPortTable {
@@ -69,6 +70,9 @@ export class TcpPortTable {
     for (const o of this.holders(port)) {
       if (o === s) continue;
       if (s.boundDevice !== 0 && o.boundDevice !== 0 && s.boundDevice !== o.boundDevice) continue;
+      // listen() meets only other listeners: bind already settled the rest (the kernel lets
+      // one of two SO_REUSEADDR sockets bound to one address listen, not both).
+      if (listening && o.skState() !== TcpState.Listen) continue;
       if (reuse && o.reuseAddr && o.skState() !== TcpState.Listen) continue;
       if (s.reusePort && o.reusePort) continue;
       if (s.addressOverlaps(o)) return true;
@@ -446,8 +450,11 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     } else {
       if (isMulticast6(a.addr6)) return -Errno.ENETUNREACH;
       if (this.localIs4 && this.boundPort !== 0) return -Errno.EAFNOSUPPORT;
-      dst6 = a.addr6;
+      // tcp_v6_connect: the unspecified address means this host (::1).
+      dst6 = isUnspecified6(a.addr6) ? IPV6_LOOPBACK : a.addr6;
     }
+    // ip_route_output: connecting to 0.0.0.0 reaches this host — the bound address, else 127.0.0.1.
+    if (dst6 === null && dst4 === 0) dst4 = this.addrLocked && this.localIs4 ? this.local4 : INADDR_LOOPBACK;
     const stack = this.ctx.stack;
     if (dst6 === null) {
       if (dst4 >>> 28 === 0xe || dst4 === -1 || stack.isBroadcast(dst4)) return -Errno.ENETUNREACH;
@@ -549,8 +556,8 @@ export class TcpSocket extends SocketFile implements TcpWaker {
       const st = this.skState();
       if (st === TcpState.Established || st === TcpState.CloseWait) break;
       const e = this.takeError();
-      if (e !== 0) return e;
-      if (st !== TcpState.SynSent && st !== TcpState.SynReceived) return this.pipe(flags);
+      if (e !== 0) return this.sendError(e, flags);
+      if (st !== TcpState.SynSent && st !== TcpState.SynReceived) return this.sendError(-Errno.EPIPE, flags);
       if (dontwait) return -Errno.EAGAIN;
       if (deadline < 0) deadline = this.deadline(this.sndTimeoUs);
       if (!this.ctx.sleep(deadline)) return -Errno.EAGAIN;
@@ -564,8 +571,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     for (let b = 0, off = 0; ; ) {
       if (this.err !== 0 || (this.shutdownBits() & SEND_SHUTDOWN) !== 0) {
         if (copied > 0) break;
-        const e = this.takeError();
-        return e !== 0 ? e : this.pipe(flags);
+        return this.sendError(-Errno.EPIPE, flags);
       }
       while (b < bufs.length && off >= bufs[b]!.length) {
         b++;
@@ -589,10 +595,14 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     return copied;
   }
 
-  /** EPIPE, with SIGPIPE unless MSG_NOSIGNAL (sk_stream_error). */
-  private pipe(flags: number): number {
-    if ((flags & MSG_NOSIGNAL) === 0) this.ctx.sigpipe();
-    return -Errno.EPIPE;
+  /** sk_stream_error: EPIPE gives way to a pending error; an EPIPE result raises SIGPIPE unless MSG_NOSIGNAL. */
+  private sendError(err: number, flags: number): number {
+    if (err === -Errno.EPIPE) {
+      const e = this.takeError();
+      if (e !== 0) err = e;
+    }
+    if (err === -Errno.EPIPE && (flags & MSG_NOSIGNAL) === 0) this.ctx.sigpipe();
+    return err;
   }
 
   /** tcp_recvmsg into one or more buffers. */
@@ -603,17 +613,18 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     for (let i = 0; i < bufs.length; i++) len += bufs[i]!.length;
     const dontwait = nonblock || (flags & MSG_DONTWAIT) !== 0;
     const peek = (flags & MSG_PEEK) !== 0;
-    const target = (flags & MSG_WAITALL) !== 0 ? len : Math.min(len, Math.max(1, this.rcvLowat));
+    // sock_rcvlowat: MSG_WAITALL wants everything, else SO_RCVLOWAT; never less than one byte.
+    const target = ((flags & MSG_WAITALL) !== 0 ? len : Math.min(this.rcvLowat, len)) || 1;
     let copied = 0;
     let deadline = -1;
-    for (;;) {
+    do {
       const c = this.conn;
-      if (c !== null && c.recvQ.length > (peek ? copied : 0) && copied < len) {
-        copied += this.take(c, bufs, copied, len - copied, peek, (flags & MSG_TRUNC) !== 0);
-        if (peek) {
-          // A peek copies what is there and returns (Linux loops only to wait for more).
-          if (copied >= target || dontwait) break;
-        }
+      const avail = c === null ? 0 : c.recvQ.length - (peek ? copied : 0);
+      if (avail > 0) {
+        // Data: take what fits (a zero-length read takes nothing and returns 0).
+        const n = this.take(c!, bufs, copied, Math.min(avail, len - copied), peek, (flags & MSG_TRUNC) !== 0);
+        copied += n;
+        if (copied >= len || n === 0) break;
         continue;
       }
       if (copied >= target) break;
@@ -633,7 +644,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
         if (copied > 0) break;
         return -Errno.EAGAIN;
       }
-    }
+    } while (copied < len || len === 0);
     return copied;
   }
 
@@ -730,7 +741,8 @@ export class TcpSocket extends SocketFile implements TcpWaker {
   // Names
 
   getsockname(out: SockAddr): number {
-    const port = this.boundPort !== 0 ? this.boundPort : this.conn !== null ? this.sourcePort : 0;
+    // inet_sport: it outlives the release of an autobound port (after a refused connect, a disconnect).
+    const port = this.boundPort !== 0 ? this.boundPort : this.sourcePort;
     if (this.family === 4) out.setInet(this.local4, port);
     else out.setInet6(this.local6, port);
     return 0;

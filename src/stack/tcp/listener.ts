@@ -37,6 +37,7 @@ export class TcpListener {
   }
 
   get acceptQueueFull(): boolean {
-    return this.acceptQueue.length >= this.backlog;
+    // Linux's sk_acceptq_is_full compares with '>': a backlog of n holds n + 1 (0 still takes one).
+    return this.acceptQueue.length > this.backlog;
   }
 }

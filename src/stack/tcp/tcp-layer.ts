@@ -51,6 +51,14 @@ export interface ConnectOptions {
 
 const INITIAL_BUCKETS = 4096;
 
+/** The MSS a path MTU allows: an IPv4 packet is at most 65535 bytes (Linux ipv4_default_advmss), an IPv6 payload too (ip6_default_advmss). */
+function mss4(mtu: number): number {
+  return Math.min(mtu, 65535) - 40;
+}
+function mss6(mtu: number): number {
+  return Math.min(mtu - 60, 65535 - 20);
+}
+
 export class TcpLayer implements TcpHost {
   readonly wheel = new TimerWheel(1000);
   readonly counters: TcpCounters = { segmentsIn: 0, segmentsOut: 0, resetsOut: 0, badChecksum: 0, malformed: 0, noSocket: 0, activeOpens: 0, passiveOpens: 0, retransmits: 0 };
@@ -116,7 +124,7 @@ export class TcpLayer implements TcpHost {
       if (src === null) throw new ErrnoError('ENETUNREACH', 'connect');
       c.local4 = opts.local4 ? opts.local4 : src;
       c.remote4 = d;
-      c.mssCap = this.stack.mtuFor(d) - 40;
+      c.mssCap = mss4(this.stack.mtuFor(d));
     } else {
       const d = dst as Ipv6Address;
       const src = this.stack.sourceFor6(d, opts.ifindex ?? 0);
@@ -124,7 +132,7 @@ export class TcpLayer implements TcpHost {
       c.local6 = Uint8Array.from(opts.local6 !== undefined && !isUnspecified6(opts.local6) ? opts.local6 : src);
       c.remote6 = Uint8Array.from(d);
       const iface = this.stack.ip6.routeTo(d, opts.ifindex ?? 0);
-      c.mssCap = (iface ? this.stack.ip6.mtuFor(d, iface) : 1280) - 60;
+      c.mssCap = mss6(iface ? this.stack.ip6.mtuFor(d, iface) : 1280);
       c.ifindex = opts.ifindex ?? 0;
     }
     c.advMss = c.mssCap;
@@ -550,12 +558,12 @@ export class TcpLayer implements TcpHost {
     if (family === 4) {
       c.local4 = dst4;
       c.remote4 = src4;
-      c.mssCap = this.stack.mtuFor(src4) - 40;
+      c.mssCap = mss4(this.stack.mtuFor(src4));
     } else {
       c.local6 = bytes!.slice(dstAt, dstAt + 16);
       c.remote6 = bytes!.slice(srcAt, srcAt + 16);
       const iface = this.stack.ip6.routeTo(c.remote6, 0);
-      c.mssCap = (iface ? this.stack.ip6.mtuFor(c.remote6, iface) : 1280) - 60;
+      c.mssCap = mss6(iface ? this.stack.ip6.mtuFor(c.remote6, iface) : 1280);
     }
   }
 
