@@ -303,7 +303,12 @@ export class Sockets implements SocketContext {
     if (typeof s === 'number') return s;
     if (s instanceof TcpSocket) return s.connect(addr, s.nonblock);
     if (s instanceof UdpSocketFile) return s.connect(addr);
-    return (s as UnixSocket).peer !== null ? -Errno.EISCONN : -Errno.EINVAL;
+    // unix_dgram_connect / unix_stream_connect: only AF_UNIX names (none here), AF_UNSPEC dissolves a datagram pair.
+    if (addr.family === K.AF_UNSPEC && s.type === K.SOCK_DGRAM) {
+      (s as UnixSocket).peer = null;
+      return 0;
+    }
+    return -Errno.EINVAL;
   }
 
   shutdown(fd: number, how: number): number {

@@ -350,7 +350,6 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     }
     this.listener.onAcceptable = this.onAcceptable;
     this.conn = null;
-    this.userShutdown = 0;
     return 0;
   }
 
@@ -490,7 +489,8 @@ export class TcpSocket extends SocketFile implements TcpWaker {
       this.localIs4 = true;
       if (this.family === 6) v4MappedAddress(c.local4, this.local6);
     } else this.local6.set(c.local6);
-    this.userShutdown = 0;
+    // sk_shutdown survives: a socket shut down before connect() stays so (send: EPIPE).
+    c.rcvShutdown = (this.userShutdown & RCV_SHUTDOWN) !== 0;
     return 0;
   }
 
@@ -704,6 +704,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
       default: {
         this.userShutdown |= h;
         const c = this.conn!;
+        if ((h & RCV_SHUTDOWN) !== 0) c.rcvShutdown = true;
         if ((h & SEND_SHUTDOWN) !== 0) c.shutdownWrite();
       }
     }

@@ -241,6 +241,8 @@ export class TcpConnection {
   listener: unknown = null;
   /** The application closed the socket (no more reads): data arriving after that gets RST. */
   orphaned = false;
+  /** shutdown(SHUT_RD): after our FIN, new data is answered with RST (Linux's TCPAbortOnData). */
+  rcvShutdown = false;
   readonly rtxTimer: Timer;
   readonly delackTimer: Timer;
   readonly keepaliveTimer: Timer;
@@ -870,6 +872,12 @@ export class TcpConnection {
     if (this.state !== TcpState.Established && this.state !== TcpState.FinWait1 && this.state !== TcpState.FinWait2) return;
     if (this.orphaned) {
       // Linux: data for a closed socket is answered with RST.
+      this.abort();
+      return;
+    }
+    if (this.rcvShutdown && this.state !== TcpState.Established && seqBefore(this.rcvNxt, seqPlus(seg.seq, seg.payloadLength))) {
+      // tcp_rcv_state_process: new data in FIN-WAIT after shutdown(SHUT_RD) resets the connection.
+      this.error = 'ECONNRESET';
       this.abort();
       return;
     }
