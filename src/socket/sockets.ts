@@ -126,8 +126,10 @@ export class Sockets implements SocketContext {
       } else if (kind === K.SOCK_RAW) return -Errno.EPERM === 0 ? 0 : -Errno.EPROTONOSUPPORT;
       else return kind === K.SOCK_SEQPACKET || kind === 4 || kind === 6 || kind === 10 ? -Errno.ESOCKTNOSUPPORT : -Errno.EINVAL;
     } else if (domain === K.AF_UNIX) {
-      // Unix sockets are offloaded as socketpair() pairs; a named one belongs to the kernel.
-      return -Errno.EAFNOSUPPORT;
+      // An unnamed, unconnected AF_UNIX socket (no filesystem names here: bind/connect say EINVAL).
+      if (kind !== K.SOCK_STREAM && kind !== K.SOCK_DGRAM && kind !== K.SOCK_SEQPACKET) return -Errno.ESOCKTNOSUPPORT;
+      if (protocol !== 0 && protocol !== K.AF_UNIX) return -Errno.EPROTONOSUPPORT;
+      f = new UnixSocket(this, kind);
     } else return -Errno.EAFNOSUPPORT;
     if ((flags & K.SOCK_NONBLOCK) !== 0) f.nonblock = true;
     const fd = this.fds.alloc(f, (flags & K.SOCK_CLOEXEC) !== 0);

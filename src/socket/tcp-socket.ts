@@ -765,10 +765,16 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     return this.conn === null ? 0 : this.conn.recvQ.length;
   }
 
-  /** SIOCOUTQ: bytes not yet acknowledged. */
+  /** SIOCOUTQ: write_seq − snd_una — unacknowledged bytes, counting an unacknowledged SYN or FIN (as Linux's tcp_ioctl). */
   outq(): number {
     if (this.listener !== null) return -Errno.EINVAL;
-    return this.conn === null ? 0 : this.conn.sendQ.length;
+    const c = this.conn;
+    if (c === null) return 0;
+    let n = c.sendQ.length;
+    if (c.sndUna === c.iss) n++;
+    const st = c.state;
+    if (c.finQueued && (st === TcpState.FinWait1 || st === TcpState.Closing || st === TcpState.LastAck)) n++;
+    return n;
   }
 
   get isListening(): boolean {
