@@ -1,0 +1,89 @@
+// How socket calls wait. A blocking call (recv on an empty socket, accept, connect,
+// epoll_wait with a timeout…) keeps the stack running while it waits: frames in from the
+// link, timers, loopback. In a worker thread it parks on the link's doorbell
+// (Atomics.wait) between rounds; on Node's main thread nothing may block, so calls never
+// wait there and the Promise API (promises.ts) waits with Atomics.waitAsync instead.
+
+import { isMainThread } from 'node:worker_threads';
+import type { Stack } from '../stack/stack.js';
+import type { SocketDriver } from './sockets.js';
+
+/** A link whose receiver can be pumped and can sleep until frames arrive (ShmLink). */
+export interface ParkableLink {
+  receive(handler: (bytes: Uint8Array, at: number, len: number) => void, max: number): number;
+  waitForData(timeoutMs: number): boolean;
+  waitForDataAsync(timeoutMs: number): Promise<boolean>;
+}
+
+const origin = performance.now();
+/** Monotonic microseconds since this module loaded. */
+export function monotonicUs(): number {
+  return Math.round((performance.now() - origin) * 1000) + 1;
+}
+
+/** Frames handled per pump round (one batch). */
+const BATCH = 64;
+/** The longest single park: calls re-check their own deadlines at least this often. */
+const MAX_PARK_MS = 50;
+
+/** Runs one stack over one parkable link; parks in worker threads. */
+export class LinkDriver implements SocketDriver {
+  readonly canBlock: boolean;
+  private frames = 0;
+  private readonly onFrame = (bytes: Uint8Array, at: number, len: number): void => {
+    this.frames++;
+    this.stack.receive(bytes.subarray(at, at + len), this.now());
+  };
+
+  constructor(
+    readonly stack: Stack,
+    readonly link: ParkableLink,
+    private readonly clock: () => number = monotonicUs,
+    opts: { canBlock?: boolean } = {},
+  ) {
+    this.canBlock = opts.canBlock ?? !isMainThread;
+  }
+
+  now(): number {
+    return this.clock();
+  }
+
+  /** One round of work: received frames, due timers. Returns the stack's next deadline; `progress` says whether frames arrived. */
+  pump(): number {
+    this.frames = 0;
+    while (this.link.receive(this.onFrame, BATCH) === BATCH) {
+      /* keep draining full batches */
+    }
+    return this.stack.poll(this.now());
+  }
+
+  get progress(): boolean {
+    return this.frames > 0;
+  }
+
+  wait(deadline: number): void {
+    const next = this.pump();
+    if (this.frames > 0) return;
+    const now = this.now();
+    const until = Math.min(deadline, next);
+    if (until <= now) return;
+    const ms = Math.min(MAX_PARK_MS, Math.max(0, (until - now) / 1000));
+    this.link.waitForData(ms);
+    this.pump();
+  }
+
+  /** The main thread's wait: as wait(), parked with Atomics.waitAsync so the event loop runs meanwhile. */
+  async waitAsync(deadline: number): Promise<void> {
+    const next = this.pump();
+    if (this.frames > 0) return;
+    const now = this.now();
+    const until = Math.min(deadline, next);
+    if (until <= now) return;
+    const ms = Math.min(MAX_PARK_MS, Math.max(0, (until - now) / 1000));
+    // Atomics.waitAsync holds no handle on the event loop: a timer keeps the process alive while we wait.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.link.waitForDataAsync(ms), new Promise<void>((r) => (timer = setTimeout(r, Math.ceil(ms))))]);
+    clearTimeout(timer);
+    this.pump();
+  }
+}
