@@ -249,8 +249,8 @@ export class Sockets implements SocketContext {
       case K.SIOCOUTQ:
         return (s as TcpSocket | UdpSocketFile | UnixSocket).outq();
       case K.SIOCATMARK:
-        // tcp_ioctl: at the urgent mark — never, no urgent data is kept (EINVAL on a listener).
-        if (s instanceof TcpSocket) return s.isListening ? -Errno.EINVAL : 0;
+        // tcp_ioctl: at the urgent mark — never, no urgent data is kept.
+        if (s instanceof TcpSocket) return 0;
         return -Errno.ENOTTY;
       default:
         return -Errno.ENOTTY;

@@ -444,7 +444,8 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     let dst6: Uint8Array | null = null;
     if (this.family === 4) dst4 = a.addr4 | 0;
     else if (isV4Mapped(a.addr6)) {
-      if (this.v6Only) return -Errno.ENETUNREACH;
+      // tcp_v6_connect: IPv4 through a v6-only socket, or from an IPv6 source address, has no route.
+      if (this.v6Only || (this.addrLocked && !this.localIs4)) return -Errno.ENETUNREACH;
       dst4 = v4FromMapped(a.addr6);
     } else {
       if (isMulticast6(a.addr6)) return -Errno.ENETUNREACH;
@@ -770,9 +771,10 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     if (this.listener !== null) return -Errno.EINVAL;
     const c = this.conn;
     if (c === null) return 0;
+    const st = c.state;
+    if (st === TcpState.SynSent || st === TcpState.SynReceived) return 0;
     let n = c.sendQ.length;
     if (c.sndUna === c.iss) n++;
-    const st = c.state;
     if (c.finQueued && (st === TcpState.FinWait1 || st === TcpState.Closing || st === TcpState.LastAck)) n++;
     return n;
   }
