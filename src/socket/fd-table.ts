@@ -25,6 +25,11 @@ export class FdTable {
     this.nextFree = first;
   }
 
+  /** The table's extent: one past the highest descriptor ever used. */
+  get size(): number {
+    return this.files.length;
+  }
+
   get(fd: number): OpenFile | null {
     if (!(fd >= 0 && fd < this.files.length)) return null; // also rejects NaN and non-integers below
     return this.files[fd] ?? null;

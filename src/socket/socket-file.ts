@@ -25,9 +25,12 @@ export const RCV_SHUTDOWN = 1;
 export const SEND_SHUTDOWN = 2;
 export const SHUTDOWN_MASK = 3;
 
-/** net.core.rmem_max / wmem_max: the most SO_RCVBUF / SO_SNDBUF may ask for (before Linux doubles it). */
-export const RMEM_MAX = 212992;
-export const WMEM_MAX = 212992;
+/**
+ * net.core.rmem_max / wmem_max: the most SO_RCVBUF / SO_SNDBUF may ask for (before Linux
+ * doubles it). 4 MiB: what the reference kernel (6.18) reports, so a set −1 reads 8388608.
+ */
+export const RMEM_MAX = 4194304;
+export const WMEM_MAX = 4194304;
 /** SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF on x86-64 (2048 + the skb overhead, ×2 for the send side). */
 export const SOCK_MIN_RCVBUF = 2304;
 export const SOCK_MIN_SNDBUF = 4608;
@@ -41,6 +44,8 @@ export abstract class SocketFile extends OpenFile {
   oobInline = false;
   dontRoute = false;
   lingerOn = false;
+  /** IP_FREEBIND / IPV6_FREEBIND: bind to an address that is not (yet) ours. */
+  freeBind = false;
   lingerSeconds = 0;
   /** SO_RCVTIMEO / SO_SNDTIMEO in µs (0: wait forever). */
   rcvTimeoUs = 0;

@@ -507,9 +507,9 @@ export class Sockets implements SocketContext {
   epoll_wait(epfd: number, events: EpollEvent[], maxevents: number, timeoutMs: number): number {
     checkInt(maxevents, 'maxevents');
     checkInt(timeoutMs, 'timeout');
-    if (maxevents <= 0 || maxevents > EP_MAX_EVENTS) return -Errno.EINVAL;
     const ep = this.file(epfd);
     if (ep === null) return -Errno.EBADF;
+    if (maxevents <= 0 || maxevents > EP_MAX_EVENTS) return -Errno.EINVAL;
     if (!(ep instanceof Epoll)) return -Errno.EINVAL;
     if (!Array.isArray(events) || events.length < maxevents) return -Errno.EFAULT;
     let deadline = -1;
@@ -559,6 +559,8 @@ export class Sockets implements SocketContext {
     checkInt(nfds, 'nfds');
     if (typeof timeoutUs !== 'number') throw new TypeError('timeout must be a number of µs (−1: none)');
     if (nfds < 0 || timeoutUs < -1) return -Errno.EINVAL;
+    // core_sys_select: nfds beyond the descriptor table is clamped to it.
+    if (nfds > this.fds.size) nfds = this.fds.size;
     for (const s of [readfds, writefds, exceptfds]) if (s !== null && !(s instanceof FdSet)) throw new TypeError('fd sets must be FdSet or null');
     // Every descriptor asked about must be open (Linux: EBADF before anything else).
     const r0 = readfds?.words.slice() ?? null, w0 = writefds?.words.slice() ?? null, x0 = exceptfds?.words.slice() ?? null;
@@ -631,9 +633,17 @@ function checkAddr(a: SockAddr): void {
 /** A buffer the call may use: a Uint8Array whose memory is still there (KI-24: a detached one is a TypeError, not a crash). */
 function checkBuffer(b: Uint8Array): void {
   if (!(b instanceof Uint8Array)) throw new TypeError(`buffer must be a Uint8Array, got ${b === null ? 'null' : typeof b}`);
-  if (b.buffer.byteLength === 0 && b.byteLength === 0 && isDetached(b.buffer)) throw new TypeError('buffer is detached');
+  if (b.byteLength === 0 && b.buffer.byteLength === 0 && isDetached(b.buffer)) throw new TypeError('buffer is detached (its ArrayBuffer was transferred)');
 }
 
+/** ArrayBuffer.prototype.detached is newer than Node 20: a detached buffer refuses a new view. */
 function isDetached(ab: ArrayBufferLike): boolean {
-  return (ab as ArrayBuffer & { detached?: boolean }).detached === true;
+  const d = (ab as ArrayBuffer & { detached?: boolean }).detached;
+  if (d !== undefined) return d;
+  try {
+    new Uint8Array(ab);
+    return false;
+  } catch {
+    return true;
+  }
 }

@@ -281,15 +281,15 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     let is4 = this.family === 4, v4 = 0;
     if (this.family === 4) {
       v4 = a.addr4 | 0;
-      if (v4 !== 0 && !stack.isLocal(v4) && !stack.isBroadcast(v4) && v4 >>> 28 !== 0xe) return -Errno.EADDRNOTAVAIL;
+      if (v4 !== 0 && !this.freeBind && !stack.isLocal(v4) && !stack.isBroadcast(v4) && v4 >>> 28 !== 0xe) return -Errno.EADDRNOTAVAIL;
     } else if (isV4Mapped(a.addr6)) {
       if (this.v6Only) return -Errno.EINVAL;
       v4 = v4FromMapped(a.addr6);
-      if (v4 !== 0 && !stack.isLocal(v4) && !stack.isBroadcast(v4) && v4 >>> 28 !== 0xe) return -Errno.EADDRNOTAVAIL;
+      if (v4 !== 0 && !this.freeBind && !stack.isLocal(v4) && !stack.isBroadcast(v4) && v4 >>> 28 !== 0xe) return -Errno.EADDRNOTAVAIL;
       is4 = true;
     } else if (!isUnspecified6(a.addr6)) {
       if (isMulticast6(a.addr6)) return -Errno.EINVAL;
-      if (!stack.isLocal6(a.addr6)) return -Errno.EADDRNOTAVAIL;
+      if (!this.freeBind && !stack.isLocal6(a.addr6)) return -Errno.EADDRNOTAVAIL;
     }
     if (this.skState() !== TcpState.Closed || this.boundPort !== 0) return -Errno.EINVAL;
     // Take the address tentatively: the conflict check reads it.
@@ -344,7 +344,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     const tcp = this.ctx.stack.tcp;
     try {
       const addr = this.family === 4 ? this.local4 : this.localIs4 ? v4MappedAddress(this.local4) : this.local6;
-      this.listener = tcp.listen(this.family, addr, this.boundPort, Math.max(0, b), { v6Only: this.v6Only });
+      this.listener = tcp.listen(this.family, addr, this.boundPort, Math.max(0, b), { v6Only: this.v6Only, reusePort: this.reusePort });
     } catch {
       return -Errno.EADDRINUSE;
     }
@@ -391,7 +391,14 @@ export class TcpSocket extends SocketFile implements TcpWaker {
       this.localIs4 = true;
       if (this.family === 6) v4MappedAddress(c.local4, this.local6);
     } else this.local6.set(c.local6);
+    this.cork = from.cork;
+    this.keepIdle = from.keepIdle;
+    this.keepIntvl = from.keepIntvl;
+    this.keepCnt = from.keepCnt;
+    this.userTimeoutMs = from.userTimeoutMs;
+    this.userShutdown = from.userShutdown; // sk_clone_lock copies sk_shutdown too
     c.waker = this;
+    this.applyOptions(c);
     if (from.err === 0 && c.error !== null) {
       this.err = errnoOf(c.error);
       c.error = null;

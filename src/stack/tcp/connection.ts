@@ -323,6 +323,10 @@ export class TcpConnection {
     if (this.tsOk) this.tsRecent = o.tsVal | 0;
     // Linux's mss_cache: the MSS less the options every segment carries (timestamps: 12).
     if (this.tsOk) this.mss -= 12;
+    // Linux's tcp_bound_to_half_wnd: no segment larger than half the largest window offered
+    // (on loopback, whose MTU is 64 KiB, a 64 KiB SYN window halves the MSS).
+    const w = seg.window;
+    if (w > 536 && this.mss > w >> 1) this.mss = Math.max(w >> 1, 68 - 20 - (this.tsOk ? 12 : 0));
     this.cc.setMss(this.mss);
   }
 

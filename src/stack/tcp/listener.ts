@@ -13,6 +13,8 @@ export class TcpListener {
   accepts6 = false;
   localPort = 0;
   boundIfindex = 0;
+  /** SO_REUSEPORT: shares its port with other such listeners. */
+  reusePort = false;
   backlog = 128;
   /** Connections in SYN-RECEIVED. */
   synQueue = 0;

@@ -147,7 +147,7 @@ export class TcpLayer implements TcpHost {
   }
 
   /** listen(): a listener on address:port (0 / :: for any). */
-  listen(family: 4 | 6, address: Ipv4Address | Ipv6Address, port: number, backlog = 128, opts: { v6Only?: boolean } = {}): TcpListener {
+  listen(family: 4 | 6, address: Ipv4Address | Ipv6Address, port: number, backlog = 128, opts: { v6Only?: boolean; reusePort?: boolean } = {}): TcpListener {
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ErrnoError('EINVAL', 'bind');
     const l = new TcpListener(family);
     if (family === 4) {
@@ -167,7 +167,9 @@ export class TcpLayer implements TcpHost {
     }
     if (port === 0) port = this.ephemeralListenPort();
     const list = this.listeners.get(port) ?? [];
+    l.reusePort = opts.reusePort ?? false;
     for (const o of list) {
+      if (o.reusePort && l.reusePort) continue; // SO_REUSEPORT listeners share the port
       const v4 = o.accepts4 && l.accepts4 && (o.local4 === 0 || l.local4 === 0 || o.local4 === l.local4);
       const v6 = o.accepts6 && l.accepts6 && (isUnspecified6(o.local6) || isUnspecified6(l.local6) || ipv6Equal(o.local6, 0, l.local6));
       if (v4 || v6) throw new ErrnoError('EADDRINUSE', 'bind');
