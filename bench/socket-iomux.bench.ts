@@ -11,7 +11,7 @@
 //       turn of libuv's event loop (a setImmediate round trip), which makes one epoll_wait(0)
 //       on the loop's epoll set holding the 1,000 idle kernel sockets, plus libuv's own work.
 //       Shown also: the same turn with no sockets registered.
-// Run: npx tsc -p . && node dist/bench/socket-iomux.js
+// Run: npx tsc -p . && node dist/bench/socket-iomux.bench.js
 
 import { mkdirSync, mkdtempSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
