@@ -15,6 +15,7 @@ import {
   MSG_DONTWAIT, MSG_MORE, MSG_NOSIGNAL, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SOCK_STREAM, IPPROTO_TCP,
 } from './constants.js';
 import { WakeKey } from './file.js';
+import { inheritOptions, noteDisconnect } from './options.js';
 import { RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, SocketFile, type SocketContext } from './socket-file.js';
 import type { SockAddr } from './types.js';
 
@@ -309,6 +310,8 @@ export class TcpSocket extends SocketFile implements TcpWaker {
       return -Errno.EADDRINUSE;
     }
     this.addrLocked = is4 ? v4 !== 0 : !isUnspecified6(this.local6);
+    // __inet6_bind: a specific (not v4-mapped) IPv6 address makes the socket IPv6-only.
+    if (this.family === 6 && !is4 && this.addrLocked) this.v6Only = true;
     this.portLocked = a.port !== 0;
     this.boundPort = port;
     this.sourcePort = port;
@@ -398,6 +401,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     this.userTimeoutMs = from.userTimeoutMs;
     this.userShutdown = from.userShutdown; // sk_clone_lock copies sk_shutdown too
     c.waker = this;
+    inheritOptions(this, from);
     this.applyOptions(c);
     if (from.err === 0 && c.error !== null) {
       this.err = errnoOf(c.error);
@@ -536,6 +540,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
 
   private dropConnection(): void {
     const c = this.conn;
+    if (c !== null) noteDisconnect(this);
     if (c !== null) {
       c.waker = null;
       this.conn = null;

@@ -6,11 +6,11 @@
 // Linux's sock_wfree does, so an edge-triggered EPOLLOUT fires after each send.
 
 import { Errno, ErrnoError } from '../errno.js';
-import { UdpEvent, UdpSocket as EngineUdp, type UdpWaker } from '../stack/udp.js';
-import { isV4Mapped, v4MappedAddress } from '../stack/ipv6-address.js';
+import { MAX_UDP_PAYLOAD_V4, MAX_UDP_PAYLOAD_V6, UdpEvent, UdpRoute, UdpSocket as EngineUdp, type UdpWaker } from '../stack/udp.js';
+import { isUnspecified6, isV4Mapped, v4FromMapped, v4MappedAddress } from '../stack/ipv6-address.js';
 import {
   AF_INET, AF_INET6, AF_UNSPEC, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLRDNORM, EPOLLWRBAND, EPOLLWRNORM,
-  IPPROTO_UDP, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_TRUNC, SOCK_DGRAM,
+  IPPROTO_UDP, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_MORE, MSG_OOB, MSG_PEEK, MSG_TRUNC, SOCK_DGRAM,
 } from './constants.js';
 import { WakeKey } from './file.js';
 import { RCV_SHUTDOWN, SHUTDOWN_MASK, SocketFile, type SocketContext } from './socket-file.js';
@@ -90,57 +90,217 @@ export class UdpSocketFile extends SocketFile implements UdpWaker {
   }
 
   connect(a: SockAddr): number {
-    if (a.family === AF_UNSPEC) {
-      if (this.connected) this.udp.disconnect();
-      return 0;
-    }
-    const bad = this.addressError(a, false);
-    if (bad !== 0) return bad;
     const u = this.udp;
     u.reuseAddress = this.reuseAddr;
     u.reusePort = this.reusePort;
+    u.broadcast = this.broadcast;
+    // inet_dgram_connect: AF_UNSPEC dissolves (udp_disconnect); otherwise autobind, then the protocol's checks.
+    this.flowOverride = null;
+    if (a.family === AF_UNSPEC) {
+      u.disconnect();
+      return 0;
+    }
+    if (!this.autobind()) return -Errno.EAGAIN;
+    const bad = this.addressError(a, false);
+    if (bad !== 0) return bad;
     try {
       u.connect(this.engineAddress(a), a.port, a.scopeId);
     } catch (e) {
       return this.errnoOf(e);
     }
+    // __ip4_datagram_connect stores its flow in inet->cork.fl, which an IPv4 cork in progress
+    // also uses: the corked datagram now goes to the new peer.
+    if (this.corkFamily === 4 && u.remoteFamily === 4) u.connectedRoute(this.corkRoute);
     return 0;
   }
 
+  /** inet_autobind (inet_send_prepare, inet_dgram_connect): false when no port is free. */
+  private autobind(): boolean {
+    try {
+      this.udp.autobind();
+    } catch (e) {
+      this.errnoOf(e);
+      return false;
+    }
+    return true;
+  }
+
+  /** UDP corking (MSG_MORE / UDP_CORK, Linux's up->pending): the family (0: none), route and data so far. */
+  private corkFamily: 0 | 4 | 6 = 0;
+  private readonly corkRoute = new UdpRoute();
+  private corkData: Uint8Array[] = [];
+  private corkLength = 0;
+  /**
+   * Linux keeps a connected socket's flow in inet->cork.fl, the struct a MSG_MORE send
+   * to an explicit address overwrites; later sends to the connected peer take their
+   * addresses from it while the cached route lasts (udp_sendmsg), so they go where that
+   * corked send went. Set by such a send, cleared by connect/disconnect.
+   */
+  private flowOverride: UdpRoute | null = null;
+
+  /** UDP_CORK (options.ts should call setCork): every send is MSG_MORE while set. */
+  udpCork = false;
+
+  /** setsockopt(UDP_CORK): clearing it sends what is corked (udp_lib_setsockopt → udp_push_pending_frames). */
+  setCork(on: boolean): void {
+    this.udpCork = on;
+    if (!on) this.pushCork();
+  }
+
+  /**
+   * inet_sendmsg → udp_sendmsg / udpv6_sendmsg, in Linux's order: autobind first
+   * (inet_send_prepare), then the protocol's checks; the pending error and shutdown show
+   * only when a buffer is allocated (sock_alloc_send_pskb), after the address, route and
+   * size checks. EPIPE raises no SIGPIPE on a datagram socket.
+   */
   send(bufs: readonly Uint8Array[], flags: number, to: SockAddr | null): number {
     const data = this.gather(bufs);
     const u = this.udp;
     u.reuseAddress = this.reuseAddr;
     u.reusePort = this.reusePort;
     u.broadcast = this.broadcast;
+    if (!this.autobind()) return -Errno.EAGAIN;
     let n: number;
     try {
-      if (to !== null && !(to.family === AF_UNSPEC && this.family === 6)) {
-        const bad = this.addressError(to, true);
-        if (bad !== 0) return bad;
-        if (to.port === 0) return -Errno.EINVAL;
-        n = u.sendTo(data, this.engineAddress(to), to.port, to.scopeId);
-      } else {
-        if (this.userShutdown & 2) return this.pipe(flags);
-        n = u.sendTo(data);
-      }
+      n = this.family === 4 ? this.send4(data, flags, to, to !== null ? to.port : 0) : this.send6(data, flags, to);
     } catch (e) {
       return this.errnoOf(e);
     }
     // The datagram left (Linux's sock_wfree → sk_write_space): writers wake.
-    this.wake(WakeKey.Writable);
+    if (n >= 0) this.wake(WakeKey.Writable);
     return n;
+  }
+
+  /** udp_sendmsg. `to`: an AF_INET (or AF_UNSPEC, as INADDR_ANY) address, or null for the connected peer. */
+  private send4(data: Uint8Array, flags: number, to: SockAddr | null, port: number): number {
+    const u = this.udp;
+    const len = data.length;
+    if (len > 0xffff) return -Errno.EMSGSIZE;
+    if (flags & MSG_OOB) return -Errno.EOPNOTSUPP; // "Mirror BSD error message compatibility"
+    const more = (flags & MSG_MORE) !== 0 || this.udpCork;
+    if (this.corkFamily !== 0) {
+      if (this.corkFamily !== 4) return -Errno.EINVAL;
+      return this.append(data, more, MAX_UDP_PAYLOAD_V4);
+    }
+    const r = u.route;
+    if (to !== null) {
+      if (to.family !== AF_INET && to.family !== AF_UNSPEC && !(to.family === AF_INET6 && this.family === 6)) return -Errno.EAFNOSUPPORT;
+      if (port === 0) return -Errno.EINVAL;
+      const dst = this.family === 6 && to.family === AF_INET6 ? (isUnspecified6(to.addr6) ? 0x7f000001 : v4FromMapped(to.addr6)) : to.addr4 | 0;
+      u.route4(dst, port, r, 'sendto');
+    } else {
+      if (!u.connected) return -Errno.EDESTADDRREQ;
+      if (this.family === 4 && this.flowOverride !== null) r.copyFrom(this.flowOverride);
+      else u.connectedRoute(r);
+    }
+    if (more && to !== null && this.family === 4 && u.connected) (this.flowOverride ??= new UdpRoute()).copyFrom(r);
+    return this.start(data, more, r, 4, MAX_UDP_PAYLOAD_V4);
+  }
+
+  /** udpv6_sendmsg: IPv4 destinations (and a cork begun by one) go to udp_sendmsg; MSG_OOB is not checked. */
+  private send6(data: Uint8Array, flags: number, to: SockAddr | null): number {
+    const u = this.udp;
+    let mapped = false;
+    if (to !== null && to.family === AF_INET6) {
+      if (isV4Mapped(to.addr6) || (isUnspecified6(to.addr6) && !u.accepts6 && !u.v6Only)) mapped = true;
+    } else if (to !== null && to.family === AF_INET) {
+      return u.v6Only ? -Errno.ENETUNREACH : this.send4(data, flags, to, to.port);
+    } else if (to !== null && to.family !== AF_UNSPEC) return -Errno.EINVAL;
+    else {
+      to = null;
+      if (this.corkFamily === 0) {
+        if (!u.connected) return -Errno.EDESTADDRREQ;
+        if (u.remoteFamily === 4) {
+          if (u.v6Only) return -Errno.ENETUNREACH;
+          return this.send4(data, flags, null, 0);
+        }
+      }
+    }
+    if (mapped) {
+      if (u.v6Only) return -Errno.ENETUNREACH;
+      return this.send4(data, flags, to, to!.port);
+    }
+    const more = (flags & MSG_MORE) !== 0 || this.udpCork;
+    if (this.corkFamily === 4) return this.send4(data, flags, to, to !== null ? to.port : 0);
+    if (this.corkFamily === 6) return this.append(data, more, MAX_UDP_PAYLOAD_V6);
+    const r = u.route;
+    if (to !== null) {
+      if (to.port === 0) return -Errno.EINVAL;
+      // A socket with a v4-mapped source cannot reach an IPv6 address (ip6_dst_lookup_tail).
+      if (!u.accepts6) return -Errno.EAFNOSUPPORT;
+      const ifindex = to.scopeId !== 0 ? to.scopeId : u.boundIfindex;
+      u.route6(to.addr6, to.port, ifindex, r, 'sendto');
+    } else {
+      u.connectedRoute(r);
+    }
+    return this.start(data, more, r, 6, MAX_UDP_PAYLOAD_V6);
+  }
+
+  /** The first datagram (or first corked part) along route r: the size check, then the buffer's (sock_alloc_send_pskb). */
+  private start(data: Uint8Array, more: boolean, r: UdpRoute, family: 4 | 6, max: number): number {
+    if (data.length > max) return -Errno.EMSGSIZE;
+    const e = this.allocError();
+    if (e !== 0) return e;
+    if (!more) {
+      this.udp.transmit(r, data);
+      return data.length;
+    }
+    this.corkFamily = family;
+    this.corkRoute.copyFrom(r);
+    this.corkData = [data.slice()];
+    this.corkLength = data.length;
+    return data.length;
+  }
+
+  /** ip_append_data on a corked socket: too much in all flushes the cork (EMSGSIZE); without MORE the datagram goes. */
+  private append(data: Uint8Array, more: boolean, max: number): number {
+    if (this.corkLength + data.length > max) {
+      this.flushCork();
+      return -Errno.EMSGSIZE;
+    }
+    this.corkData.push(data.slice());
+    this.corkLength += data.length;
+    if (!more) this.pushCork();
+    return data.length;
+  }
+
+  /** udp_push_pending_frames: the corked parts go as one datagram. */
+  pushCork(): void {
+    if (this.corkFamily === 0) return;
+    const all = new Uint8Array(this.corkLength);
+    let at = 0;
+    for (const d of this.corkData) {
+      all.set(d, at);
+      at += d.length;
+    }
+    this.flushCork();
+    this.udp.transmit(this.corkRoute, all);
+  }
+
+  /** udp_flush_pending_frames. */
+  private flushCork(): void {
+    this.corkFamily = 0;
+    this.corkData = [];
+    this.corkLength = 0;
+  }
+
+  /** sock_alloc_send_pskb's checks: the pending error (taken), then EPIPE after shutdown(SHUT_WR) — no SIGPIPE. */
+  private allocError(): number {
+    const u = this.udp;
+    if (u.pendingError !== null) {
+      const e = u.pendingError;
+      u.pendingError = null;
+      return -e.errno;
+    }
+    if (this.err !== 0) return super.takeError();
+    if (this.userShutdown & 2) return -Errno.EPIPE;
+    return 0;
   }
 
   /** −errno of an engine error (anything else is a bug and goes on up). */
   private errnoOf(e: unknown): number {
     if (e instanceof ErrnoError) return -e.errno;
     throw e;
-  }
-
-  private pipe(flags: number): number {
-    if ((flags & MSG_NOSIGNAL) === 0) this.ctx.sigpipe();
-    return -Errno.EPIPE;
   }
 
   /** One buffer as is; several copied into the scratch (a gathered datagram). */
@@ -162,6 +322,8 @@ export class UdpSocketFile extends SocketFile implements UdpWaker {
    * length with MSG_TRUNC). `msgFlags[0]` gets MSG_TRUNC when the datagram did not fit.
    */
   recv(bufs: readonly Uint8Array[], flags: number, nonblock: boolean, from: SockAddr | null, msgFlags: Int32Array | null): number {
+    // ip_recv_error / ipv6_recv_error: nothing is ever queued on the error queue here.
+    if (flags & MSG_ERRQUEUE) return -Errno.EAGAIN;
     const dontwait = nonblock || (flags & MSG_DONTWAIT) !== 0;
     const peek = (flags & MSG_PEEK) !== 0;
     let room = 0;
@@ -214,22 +376,22 @@ export class UdpSocketFile extends SocketFile implements UdpWaker {
   release(): void {
     if (this.closed) return;
     this.closed = true;
+    this.flushCork(); // udp_destroy_sock: corked data is dropped
     this.udp.waker = null;
     this.udp.close();
   }
 
   getsockname(out: SockAddr): number {
     const u = this.udp;
-    const a = u.localAddress;
-    if (this.family === 4) out.setInet(typeof a === 'number' ? a : 0, u.localPort);
-    else if (typeof a === 'number') out.setInet6(v4MappedAddress(a), u.localPort);
-    else out.setInet6(a, u.localPort);
+    if (this.family === 4) out.setInet(u.local4, u.localPort);
+    else if (u.accepts6) out.setInet6(u.local6, u.localPort);
+    else out.setInet6(v4MappedAddress(u.local4), u.localPort);
     return 0;
   }
 
   getpeername(out: SockAddr): number {
     const u = this.udp;
-    if (!u.connected) return -Errno.ENOTCONN;
+    if (!u.connected || u.remotePort === 0) return -Errno.ENOTCONN; // inet_getname: no peer port, no peer
     const a = u.remoteAddress;
     if (this.family === 4) out.setInet(a as number, u.remotePort);
     else if (typeof a === 'number') out.setInet6(v4MappedAddress(a), u.remotePort);

@@ -8,7 +8,7 @@
 import { Errno } from '../errno.js';
 import {
   EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLRDNORM, EPOLLWRBAND, EPOLLWRNORM, MSG_DONTWAIT, MSG_NOSIGNAL,
-  MSG_PEEK, MSG_TRUNC, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM, AF_UNIX,
+  MSG_OOB, MSG_PEEK, MSG_TRUNC, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM, AF_UNIX, AF_UNSPEC,
 } from './constants.js';
 import { WakeKey } from './file.js';
 import { RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, SocketFile, type SocketContext } from './socket-file.js';
@@ -40,8 +40,19 @@ export class UnixSocket extends SocketFile {
     return [a, b];
   }
 
+  /** Connection-oriented (SOCK_STREAM, SOCK_SEQPACKET): shutdown and close show at the peer. */
   private get stream(): boolean {
     return this.type !== SOCK_DGRAM;
+  }
+
+  /** Message boundaries kept (SOCK_DGRAM, SOCK_SEQPACKET: unix_dgram_sendmsg / unix_dgram_recvmsg). */
+  private get records(): boolean {
+    return this.type !== SOCK_STREAM;
+  }
+
+  /** A connection-oriented socket that never had a peer (Linux's TCP_CLOSE state: socket(), not socketpair()). */
+  private get unconnected(): boolean {
+    return this.stream && this.peer === null && !this.peerGone;
   }
 
   poll(): number {
@@ -51,7 +62,8 @@ export class UnixSocket extends SocketFile {
     if (sh === SHUTDOWN_MASK) mask |= EPOLLHUP;
     if (sh & RCV_SHUTDOWN) mask |= EPOLLRDHUP | EPOLLIN | EPOLLRDNORM;
     if (this.queue.length > 0) mask |= EPOLLIN | EPOLLRDNORM;
-    if (this.stream && this.peerGone) mask |= EPOLLHUP;
+    // unix_poll: a connection-based socket in TCP_CLOSE hangs up.
+    if ((this.stream && this.peerGone) || this.unconnected) mask |= EPOLLHUP;
     if (this.writable()) mask |= EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
     return mask;
   }
@@ -63,10 +75,20 @@ export class UnixSocket extends SocketFile {
   }
 
   send(bufs: readonly Uint8Array[], flags: number, to: SockAddr | null, nonblock: boolean): number {
-    if (to !== null && this.stream) return this.peer !== null || this.peerGone ? -Errno.EISCONN : -Errno.EOPNOTSUPP;
     let total = 0;
     for (const b of bufs) total += b.length;
-    if (!this.stream) {
+    if (this.type === SOCK_STREAM) {
+      // unix_stream_sendmsg: an address is EISCONN/EOPNOTSUPP; no peer ever: ENOTCONN.
+      if (to !== null) return this.peer !== null || this.peerGone ? -Errno.EISCONN : -Errno.EOPNOTSUPP;
+      if (this.unconnected) return -Errno.ENOTCONN;
+    } else {
+      // unix_dgram_sendmsg: MSG_OOB first; SOCK_SEQPACKET needs a connection and ignores the address
+      // (unix_seqpacket_sendmsg); a datagram socket's address must be an AF_UNIX name (unix_validate_addr).
+      if (this.type === SOCK_SEQPACKET && this.unconnected) return -Errno.ENOTCONN;
+      if (flags & MSG_OOB) return -Errno.EOPNOTSUPP;
+      if (to !== null && this.type === SOCK_DGRAM) return -Errno.EINVAL;
+    }
+    if (this.records) {
       if (this.shutdownBits & SEND_SHUTDOWN) return this.pipe(flags);
       const p = this.peer;
       if (p === null) return this.peerGone ? this.refused() : -Errno.ENOTCONN;
@@ -128,19 +150,29 @@ export class UnixSocket extends SocketFile {
   recv(bufs: readonly Uint8Array[], flags: number, nonblock: boolean, from: SockAddr | null, msgFlags: Int32Array | null): number {
     const dontwait = nonblock || (flags & MSG_DONTWAIT) !== 0;
     const peek = (flags & MSG_PEEK) !== 0;
+    // unix_stream_read_generic: EINVAL unless connected; unix_seqpacket_recvmsg: ENOTCONN.
+    if (this.unconnected) return this.type === SOCK_STREAM ? -Errno.EINVAL : -Errno.ENOTCONN;
     let room = 0;
     for (const b of bufs) room += b.length;
     let deadline = -1;
     while (this.queue.length === 0) {
       const e = this.takeError();
       if (e !== 0) return e;
-      if (this.shutdownBits & RCV_SHUTDOWN) return 0;
-      if (dontwait) return -Errno.EAGAIN;
+      if (this.records) {
+        // unix_dgram_recvmsg: a non-blocking read says EAGAIN even after shutdown, except SOCK_SEQPACKET's EOF.
+        if (dontwait) return this.type === SOCK_SEQPACKET && (this.shutdownBits & RCV_SHUTDOWN) !== 0 ? 0 : -Errno.EAGAIN;
+        if (this.shutdownBits & RCV_SHUTDOWN) return 0;
+      } else {
+        // unix_stream_read_generic: the shutdown (EOF) before EAGAIN.
+        if (this.shutdownBits & RCV_SHUTDOWN) return 0;
+        if (dontwait) return -Errno.EAGAIN;
+      }
       if (deadline < 0) deadline = this.deadline(this.rcvTimeoUs);
       if (!this.ctx.sleep(deadline)) return -Errno.EAGAIN;
     }
-    if (from !== null) from.setUnix();
-    if (!this.stream) {
+    // The peer of a socketpair is unnamed: no address comes back (msg_namelen 0).
+    if (from !== null) from.family = AF_UNSPEC;
+    if (this.records) {
       const m = this.queue[0]!;
       const n = Math.min(room, m.length);
       scatter(bufs, m, 0, n);
@@ -225,7 +257,7 @@ export class UnixSocket extends SocketFile {
   }
 
   inq(): number {
-    if (!this.stream) return this.queue.length === 0 ? 0 : this.queue[0]!.length;
+    if (this.records) return this.queue.length === 0 ? 0 : this.queue[0]!.length;
     return this.queuedBytes;
   }
 

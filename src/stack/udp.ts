@@ -9,7 +9,7 @@
 import { ErrnoError } from '../errno.js';
 import type { SeededRng } from '../rng.js';
 import type { Ipv4Address, Ipv6Address } from '../wire/address.js';
-import { IPV6_ANY, isLinkLocal6, isMulticast6, isUnspecified6, isV4Mapped, ipv6Equal, v4FromMapped, v4MappedAddress } from './ipv6-address.js';
+import { IPV6_ANY, IPV6_LOOPBACK, isLinkLocal6, isMulticast6, isUnspecified6, isV4Mapped, ipv6Equal, v4FromMapped, v4MappedAddress } from './ipv6-address.js';
 
 /** net.ipv4.ip_local_port_range default. */
 export const EPHEMERAL_LOW = 32768;
@@ -86,6 +86,27 @@ class Destination {
   }
 }
 
+/** Where a datagram goes and where it comes from (Linux's flowi4/flowi6 after the route lookup). */
+export class UdpRoute {
+  family: Family = 4;
+  src4 = 0;
+  dst4 = 0;
+  readonly src6 = new Uint8Array(16);
+  readonly dst6 = new Uint8Array(16);
+  port = 0;
+  ifindex = 0;
+  copyFrom(r: UdpRoute): this {
+    this.family = r.family;
+    this.src4 = r.src4;
+    this.dst4 = r.dst4;
+    this.src6.set(r.src6);
+    this.dst6.set(r.dst6);
+    this.port = r.port;
+    this.ifindex = r.ifindex;
+    return this;
+  }
+}
+
 /** Copies len bytes; a plain loop for small datagrams avoids the view object set(subarray) would allocate. */
 function copyBytes(dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt: number, len: number): void {
   if (len > 256) {
@@ -158,6 +179,15 @@ export class UdpSocket {
   local4 = 0;
   accepts6 = false;
   local6: Ipv6Address = IPV6_ANY;
+  /** Linux's SOCK_BINDADDR_LOCK / SOCK_BINDPORT_LOCK: bind() named an address / a port, so a disconnect keeps it. */
+  bindAddrLocked = false;
+  bindPortLocked = false;
+  /**
+   * @internal An IPv6 socket whose address a connect() set and a disconnect reset stays
+   * hashed under that address in Linux 6.18 (only the IPv4 lookup has a by-port fallback):
+   * IPv6 datagrams reach it only when sent to this address. null: none.
+   */
+  stale6: Ipv6Address | null = null;
   /** @internal Connected peer in either family (remoteFamily 0: not connected). */
   remoteFamily: 0 | Family = 0;
   remote4 = 0;
@@ -182,17 +212,26 @@ export class UdpSocket {
     for (let i = 0; i < 4; i++) this.slots.push(new Slot());
   }
 
+  /** connect() succeeded (Linux's TCP_ESTABLISHED); the peer's port may be 0, which takes any source port. */
   get connected(): boolean {
-    return this.remotePort !== 0;
+    return this.remoteFamily !== 0;
   }
 
   bind(address: IpAddress, port: number, scopeId = 0): void {
     this.checkOpen('bind');
-    if (this.localPort !== 0) throw new ErrnoError('EINVAL', 'bind'); // already bound
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ErrnoError('EINVAL', 'bind');
+    // Already bound or connected: EINVAL — __inet6_bind checks this before the address, __inet_bind after.
+    const active = this.localPort !== 0 || this.connected;
+    if (active && this.family === 6) throw new ErrnoError('EINVAL', 'bind');
     const key = this.bindKeys(address, scopeId);
+    if (active) throw new ErrnoError('EINVAL', 'bind');
     this.host.udp.bind(this, port, key);
     this.localAddress = typeof address === 'number' ? address : Uint8Array.from(address);
+    this.stale6 = null;
+    // inet_bind / __inet6_bind: the user locks; a specific IPv6 address also makes the socket v6-only.
+    this.bindAddrLocked = typeof address === 'number' ? address !== ANY : !isUnspecified6(address);
+    this.bindPortLocked = port !== 0;
+    if (typeof address !== 'number' && !isUnspecified6(address) && !isV4Mapped(address)) this.v6Only = true;
   }
 
   /** Works out (without changing the socket) what a bind to `address` would accept. */
@@ -248,8 +287,8 @@ export class UdpSocket {
     this.bindSeq = seq;
   }
 
-  /** An implicit bind to the wildcard (autobind), as send and connect do on an unbound socket. */
-  private autobind(): void {
+  /** An implicit bind to the wildcard (inet_autobind), as send and connect do on an unbound socket. */
+  autobind(): void {
     if (this.localPort === 0) this.host.udp.bind(this, 0, this.bindKeys(this.family === 4 ? ANY : IPV6_ANY, 0));
   }
 
@@ -257,18 +296,40 @@ export class UdpSocket {
     this.checkOpen('connect');
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ErrnoError('EINVAL', 'connect');
     const dst = this.destination(address, 'connect', scopeId);
-    if (dst.family === 4) this.source4(dst.v4, 'connect');
-    else if (this.host.sourceFor6(dst.v6, dst.ifindex) === null) throw new ErrnoError('ENETUNREACH', 'connect');
+    const r = this.route;
+    if (dst.family === 4) this.route4(dst.v4, port, r, 'connect');
+    else this.route6(dst.v6, port, dst.ifindex, r, 'connect');
     this.autobind();
     if (dst.ifindex !== 0 && this.boundIfindex === 0) this.boundIfindex = dst.ifindex;
-    this.remoteFamily = dst.family;
-    this.remote4 = dst.v4;
-    this.remote6 = dst.v6;
-    this.remoteAddress = typeof address === 'number' ? address : Uint8Array.from(address);
+    this.remoteFamily = r.family;
+    this.remote4 = r.dst4;
+    this.remote6 = r.family === 6 ? Uint8Array.from(r.dst6) : IPV6_ANY;
+    this.remoteAddress = this.family === 4 ? r.dst4 : r.family === 4 ? v4MappedAddress(r.dst4) : Uint8Array.from(r.dst6);
     this.remotePort = port;
+    // __ip4_datagram_connect / ip6_datagram_dst_update: an unset local address becomes the route's source.
+    if (this.family === 4) {
+      if (this.local4 === ANY) this.local4 = this.localAddress = r.src4;
+    } else if (r.family === 4) {
+      if ((this.accepts6 && isUnspecified6(this.local6)) || (!this.accepts6 && this.local4 === ANY)) {
+        this.accepts6 = false;
+        this.accepts4 = true;
+        this.local4 = r.src4;
+        this.local6 = IPV6_ANY;
+        this.localAddress = v4MappedAddress(r.src4);
+      }
+    } else if (this.accepts6 && isUnspecified6(this.local6)) {
+      this.local6 = Uint8Array.from(r.src6);
+      this.accepts4 = false;
+      this.localAddress = this.local6;
+    }
+    this.stale6 = null;
   }
 
-  /** connect() with AF_UNSPEC: back to unconnected (Linux keeps the local port). */
+  /**
+   * connect() with AF_UNSPEC (Linux's __udp_disconnect): no peer, no bound device; the
+   * local address goes back to the wildcard unless bind() named one, and the port is
+   * released unless bind() named one.
+   */
   disconnect(): void {
     this.checkOpen('connect');
     this.remoteFamily = 0;
@@ -276,43 +337,109 @@ export class UdpSocket {
     this.remote6 = IPV6_ANY;
     this.remoteAddress = this.family === 4 ? ANY : IPV6_ANY;
     this.remotePort = 0;
+    this.boundIfindex = 0;
+    if (!this.bindAddrLocked) {
+      if (this.family === 6 && this.localPort !== 0) {
+        if (!this.accepts6) this.stale6 = v4MappedAddress(this.local4);
+        else if (!isUnspecified6(this.local6)) this.stale6 = this.local6;
+      }
+      this.local4 = ANY;
+      this.accepts4 = this.family === 4 || !this.v6Only;
+      this.accepts6 = this.family === 6;
+      this.local6 = IPV6_ANY;
+      this.localAddress = this.family === 4 ? ANY : IPV6_ANY;
+    }
+    if (!this.bindPortLocked && this.localPort !== 0) {
+      this.host.udp.unbind(this);
+      this.localPort = 0;
+      this.stale6 = null;
+    }
   }
 
   /** Sends one datagram; returns the bytes sent. */
   sendTo(data: Uint8Array, address?: IpAddress, port?: number, scopeId = 0): number {
     this.checkOpen('sendto');
     this.raisePending('sendto');
-    let family: Family, v4: number, v6: Ipv6Address, dport: number, ifindex = this.boundIfindex;
+    const r = this.route;
     if (address !== undefined && port !== undefined) {
       if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ErrnoError('EINVAL', 'sendto');
+      if (port === 0) throw new ErrnoError('EINVAL', 'sendto'); // Linux: port 0 is not a destination
       const d = this.destination(address, 'sendto', scopeId);
-      family = d.family;
-      v4 = d.v4;
-      v6 = d.v6;
-      if (d.ifindex !== 0) ifindex = d.ifindex;
-      dport = port;
+      if (d.family === 4) {
+        if (data.length > MAX_UDP_PAYLOAD_V4) throw new ErrnoError('EMSGSIZE', 'sendto');
+        this.route4(d.v4, port, r, 'sendto');
+      } else {
+        if (data.length > MAX_UDP_PAYLOAD_V6) throw new ErrnoError('EMSGSIZE', 'sendto');
+        this.route6(d.v6, port, d.ifindex !== 0 ? d.ifindex : this.boundIfindex, r, 'sendto');
+      }
     } else if (this.connected) {
-      family = this.remoteFamily as Family;
-      v4 = this.remote4;
-      v6 = this.remote6;
-      dport = this.remotePort;
+      if (data.length > (this.remoteFamily === 4 ? MAX_UDP_PAYLOAD_V4 : MAX_UDP_PAYLOAD_V6)) throw new ErrnoError('EMSGSIZE', 'sendto');
+      this.connectedRoute(r);
     } else throw new ErrnoError('EDESTADDRREQ', 'sendto');
-    if (dport === 0) throw new ErrnoError('EINVAL', 'sendto'); // Linux: port 0 is not a destination
-    if (family === 4) {
-      if (data.length > MAX_UDP_PAYLOAD_V4) throw new ErrnoError('EMSGSIZE', 'sendto');
-      if (!this.broadcast && this.host.isBroadcast(v4)) throw new ErrnoError('EACCES', 'sendto');
-      const src = this.source4(v4, 'sendto');
-      this.autobind();
-      this.host.sendUdp4(src, this.localPort, v4, dport, data, this);
-      return data.length;
-    }
-    if (data.length > MAX_UDP_PAYLOAD_V6) throw new ErrnoError('EMSGSIZE', 'sendto');
-    let src: Ipv6Address | null = this.accepts6 && !isUnspecified6(this.local6) && !isMulticast6(this.local6) ? this.local6 : null;
-    if (src === null) src = this.host.sourceFor6(v6, ifindex);
-    if (src === null) throw new ErrnoError('ENETUNREACH', 'sendto');
-    this.autobind();
-    this.host.sendUdp6(src, this.localPort, v6, dport, data, this, ifindex);
+    this.transmit(r, data);
     return data.length;
+  }
+
+  /** Scratch route (reused, so a send allocates nothing). */
+  readonly route = new UdpRoute();
+
+  /** The route to the connected peer (the socket layer calls it after its own checks). */
+  connectedRoute(out: UdpRoute): UdpRoute {
+    if (this.remoteFamily === 4) return this.route4(this.remote4, this.remotePort, out, 'sendto');
+    return this.route6(this.remote6, this.remotePort, this.boundIfindex, out, 'sendto');
+  }
+
+  /**
+   * The IPv4 route of a datagram (udp_sendmsg's ip_route_output_flow): the source is the
+   * bound address if it is a unicast one — EINVAL once it is no longer ours — else
+   * IP_MULTICAST_IF's address for multicast, else the route's choice. 0.0.0.0 means the
+   * bound address or 127.0.0.1 (ip_route_output_key_hash_rcu). EACCES for a broadcast
+   * without SO_BROADCAST.
+   */
+  route4(dst: Ipv4Address, port: number, out: UdpRoute, syscall: string): UdpRoute {
+    const l = this.local4;
+    const bound = this.accepts4 && l !== ANY && l >>> 28 !== 0xe && !this.host.isBroadcast(l) ? l : ANY;
+    if (dst === ANY) dst = bound !== ANY ? bound : 0x7f000001;
+    let src: Ipv4Address | null;
+    if (bound !== ANY) {
+      if (!this.host.isLocal4(bound)) throw new ErrnoError('EINVAL', syscall);
+      if (this.host.sourceFor4(dst, this.boundIfindex) === null) throw new ErrnoError('ENETUNREACH', syscall);
+      src = bound;
+    } else if (dst >>> 28 === 0xe && this.multicastSource !== 0) src = this.multicastSource;
+    else {
+      const ifindex = dst >>> 28 === 0xe && this.multicastIfindex !== 0 ? this.multicastIfindex : this.boundIfindex;
+      src = this.host.sourceFor4(dst, ifindex);
+      if (src === null) throw new ErrnoError('ENETUNREACH', syscall);
+    }
+    if (!this.broadcast && this.host.isBroadcast(dst)) throw new ErrnoError('EACCES', syscall);
+    out.family = 4;
+    out.src4 = src;
+    out.dst4 = dst;
+    out.port = port;
+    out.ifindex = this.boundIfindex;
+    return out;
+  }
+
+  /** The IPv6 route (udpv6_sendmsg, ip6_datagram_dst_update): :: means ::1; the bound unicast address is the source. */
+  route6(dst: Ipv6Address, port: number, ifindex: number, out: UdpRoute, syscall: string): UdpRoute {
+    if (isUnspecified6(dst)) dst = IPV6_LOOPBACK;
+    let src: Ipv6Address | null = this.accepts6 && !isUnspecified6(this.local6) && !isMulticast6(this.local6) ? this.local6 : null;
+    const routed = this.host.sourceFor6(dst, ifindex);
+    if (routed === null) throw new ErrnoError('ENETUNREACH', syscall);
+    if (src === null) src = routed;
+    out.family = 6;
+    out.src6.set(src);
+    out.dst6.set(dst);
+    out.port = port;
+    out.ifindex = ifindex;
+    return out;
+  }
+
+  /** Sends a datagram along a route (autobinding first, as udp_sendmsg's caller does). */
+  transmit(r: UdpRoute, data: Uint8Array): void {
+    this.autobind();
+    if (r.family === 4) this.host.sendUdp4(r.src4, this.localPort, r.dst4, r.port, data, this);
+    else this.host.sendUdp6(r.src6, this.localPort, r.dst6, r.port, data, this, r.ifindex);
   }
 
   /** Resolves a destination given to connect/sendto into its family and addresses, with Linux's errors. */
@@ -326,9 +453,10 @@ export class UdpSocket {
     if (isV4Mapped(address)) {
       // Linux (udpv6_sendmsg, __ip6_datagram_connect): v4-mapped is IPv4, not on a v6-only socket.
       if (this.v6Only) throw new ErrnoError('ENETUNREACH', syscall);
-      if (this.localPort !== 0 && !this.accepts4) throw new ErrnoError('ENETUNREACH', syscall);
       return d.set(4, v4FromMapped(address), IPV6_ANY, 0);
     }
+    // :: from a socket with a v4-mapped source is 127.0.0.1 (udpv6_sendmsg, __ip6_datagram_connect).
+    if (isUnspecified6(address) && this.localPort !== 0 && !this.accepts6 && !this.v6Only) return d.set(4, 0x7f000001, IPV6_ANY, 0);
     // A socket bound to a v4-mapped address cannot talk IPv6.
     if (this.localPort !== 0 && !this.accepts6) throw new ErrnoError('EAFNOSUPPORT', syscall);
     let ifindex = 0;
@@ -340,24 +468,6 @@ export class UdpSocket {
       else if (this.boundIfindex === 0) throw new ErrnoError('EINVAL', syscall); // "connect to link-local address requires an interface"
     } else if (isMulticast6(address)) ifindex = this.multicastIfindex;
     return d.set(6, 0, Uint8Array.from(address), ifindex);
-  }
-
-  /**
-   * The source for an IPv4 datagram (Linux's udp_sendmsg): the bound address if it is a
-   * unicast one — EINVAL once it is no longer ours (ip_route_output refuses a foreign
-   * saddr) — else IP_MULTICAST_IF's address for multicast, else the route's choice.
-   */
-  private source4(dst: Ipv4Address, syscall: string): Ipv4Address {
-    const l = this.local4;
-    if (this.accepts4 && l !== ANY && l >>> 28 !== 0xe && !this.host.isBroadcast(l)) {
-      if (!this.host.isLocal4(l)) throw new ErrnoError('EINVAL', syscall);
-      return l;
-    }
-    if (dst >>> 28 === 0xe && this.multicastSource !== 0) return this.multicastSource;
-    const ifindex = dst >>> 28 === 0xe && this.multicastIfindex !== 0 ? this.multicastIfindex : this.boundIfindex;
-    const src = this.host.sourceFor4(dst, ifindex);
-    if (src === null) throw new ErrnoError('ENETUNREACH', syscall);
-    return src;
   }
 
   /**
@@ -610,11 +720,12 @@ export class UdpSocket {
 
   /** @internal Whether the socket is connected to this IPv4 peer (or not connected). */
   matchesRemote4(src: Ipv4Address, sport: number): boolean {
-    return this.remoteFamily === 0 || (this.remoteFamily === 4 && this.remote4 === src && this.remotePort === sport);
+    // compute_score: a connected port of 0 matches any source port.
+    return this.remoteFamily === 0 || (this.remoteFamily === 4 && this.remote4 === src && (this.remotePort === 0 || this.remotePort === sport));
   }
 
   matchesRemote6(src: Uint8Array, srcAt: number, sport: number): boolean {
-    return this.remoteFamily === 0 || (this.remoteFamily === 6 && this.remotePort === sport && ipv6Equal(src, srcAt, this.remote6));
+    return this.remoteFamily === 0 || (this.remoteFamily === 6 && (this.remotePort === 0 || this.remotePort === sport) && ipv6Equal(src, srcAt, this.remote6));
   }
 
   private checkOpen(syscall: string): void {
@@ -716,6 +827,7 @@ export class UdpTable {
     if (!list) return 0;
     for (const s of list) {
       if (!s.accepts6 || (!isUnspecified6(s.local6) && !ipv6Equal(dst, dstAt, s.local6))) continue;
+      if (s.stale6 !== null && !ipv6Equal(dst, dstAt, s.stale6)) continue;
       if (s.boundIfindex !== 0 && s.boundIfindex !== ifindex) continue;
       if (!s.matchesRemote6(src, srcAt, sport)) continue;
       out.push(s);
@@ -754,6 +866,7 @@ export class UdpTable {
     this.group.length = 0;
     for (const s of list) {
       if (!s.accepts6 || (!isUnspecified6(s.local6) && !ipv6Equal(dst, dstAt, s.local6))) continue;
+      if (s.stale6 !== null && !ipv6Equal(dst, dstAt, s.stale6)) continue;
       if (s.boundIfindex !== 0 && s.boundIfindex !== ifindex) continue;
       if (!s.matchesRemote6(src, srcAt, sport)) continue;
       const score = 2 + (isUnspecified6(s.local6) ? 0 : 4) + (s.remoteFamily !== 0 ? 4 : 0) + (s.boundIfindex !== 0 ? 4 : 0);
