@@ -1040,6 +1040,7 @@ function setUdpOption(s: UdpSocketFile, name: number, v: Uint8Array): number {
   switch (name) {
     case K.UDP_CORK:
       o.udpCork = val !== 0;
+      s.setCork(o.udpCork); // clearing it sends what was corked (udp_push_pending_frames)
       return 0;
     case K.UDP_SEGMENT:
       if (val < 0 || val > 0xffff) return -Errno.EINVAL;

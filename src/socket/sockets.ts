@@ -273,7 +273,8 @@ export class Sockets implements SocketContext {
     const s = this.sock(fd);
     if (typeof s === 'number') return s;
     if (s instanceof TcpSocket) return s.listen(backlog);
-    return -Errno.EOPNOTSUPP;
+    // unix_listen: an unbound AF_UNIX socket cannot listen (EINVAL); datagram sockets have no listen.
+    return s instanceof UnixSocket && s.type !== K.SOCK_DGRAM ? -Errno.EINVAL : -Errno.EOPNOTSUPP;
   }
 
   accept(fd: number, addr: SockAddr | null = null): number {
@@ -363,7 +364,6 @@ export class Sockets implements SocketContext {
       // A stream socket ignores the address once connected; before, Linux's tcp_sendmsg says EPIPE (no Fast Open).
       return s.send(bufs, flags, s.nonblock);
     }
-    if ((flags & K.MSG_OOB) !== 0) return -Errno.EOPNOTSUPP;
     if (s instanceof UdpSocketFile) return s.send(bufs, flags, addr);
     return (s as UnixSocket).send(bufs, flags, addr, s.nonblock);
   }

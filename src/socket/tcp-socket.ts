@@ -481,6 +481,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
         local4: this.addrLocked && this.localIs4 ? this.local4 : undefined,
         local6: this.addrLocked && !this.localIs4 ? this.local6 : undefined,
         noDelay: this.noDelay,
+        mss: this.maxSeg || undefined,
         rcvbuf: this.rcvbufLocked ? this.rcvbuf >> 1 : undefined,
         sndbuf: this.sndbufLocked ? this.sndbuf >> 1 : undefined,
         ifindex: this.boundDevice || undefined,
@@ -603,7 +604,10 @@ export class TcpSocket extends SocketFile implements TcpWaker {
       if (deadline < 0) deadline = this.deadline(this.sndTimeoUs);
       if (!this.ctx.sleep(deadline)) break;
     }
-    if (!more && c.cork !== this.cork) c.setCork(this.cork);
+    // MSG_MORE corks only this call's push (tcp_push with TCP_NAGLE_CORK): the next output
+    // event — an ACK, a later send — may send what it held back, Nagle permitting.
+    if (more) c.cork = this.cork;
+    else if (c.cork !== this.cork) c.setCork(this.cork);
     if (copied === 0 && total > 0) return -Errno.EAGAIN;
     return copied;
   }

@@ -226,8 +226,6 @@ export class UdpSocketFile extends SocketFile implements UdpWaker {
     const r = u.route;
     if (to !== null) {
       if (to.port === 0) return -Errno.EINVAL;
-      // A socket with a v4-mapped source cannot reach an IPv6 address (ip6_dst_lookup_tail).
-      if (!u.accepts6) return -Errno.EAFNOSUPPORT;
       const ifindex = to.scopeId !== 0 ? to.scopeId : u.boundIfindex;
       u.route6(to.addr6, to.port, ifindex, r, 'sendto');
     } else {

@@ -426,6 +426,8 @@ export class UdpSocket {
     let src: Ipv6Address | null = this.accepts6 && !isUnspecified6(this.local6) && !isMulticast6(this.local6) ? this.local6 : null;
     const routed = this.host.sourceFor6(dst, ifindex);
     if (routed === null) throw new ErrnoError('ENETUNREACH', syscall);
+    // A socket with a v4-mapped source cannot talk IPv6 (ip6_dst_lookup_tail, after the route lookup).
+    if (this.localPort !== 0 && !this.accepts6) throw new ErrnoError('EAFNOSUPPORT', syscall);
     if (src === null) src = routed;
     out.family = 6;
     out.src6.set(src);
@@ -457,8 +459,6 @@ export class UdpSocket {
     }
     // :: from a socket with a v4-mapped source is 127.0.0.1 (udpv6_sendmsg, __ip6_datagram_connect).
     if (isUnspecified6(address) && this.localPort !== 0 && !this.accepts6 && !this.v6Only) return d.set(4, 0x7f000001, IPV6_ANY, 0);
-    // A socket bound to a v4-mapped address cannot talk IPv6.
-    if (this.localPort !== 0 && !this.accepts6) throw new ErrnoError('EAFNOSUPPORT', syscall);
     let ifindex = 0;
     if (isLinkLocal6(address) || (isMulticast6(address) && (address[1]! & 0xf) <= 2)) {
       if (scopeId !== 0) {

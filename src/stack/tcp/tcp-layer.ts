@@ -43,6 +43,8 @@ export interface ConnectOptions {
   noDelay?: boolean;
   /** Bind to a local port first (0: ephemeral). */
   localPort?: number;
+  /** TCP_MAXSEG: a cap on the MSS announced and used (Linux's user_mss). */
+  mss?: number;
   /** The source address the socket was bound to (0 / undefined: chosen by route). */
   local4?: Ipv4Address;
   local6?: Ipv6Address;
@@ -50,6 +52,17 @@ export interface ConnectOptions {
 }
 
 const INITIAL_BUCKETS = 4096;
+
+/**
+ * The window of a SYN or SYN-ACK (Linux's tcp_select_initial_window): what the buffer offers,
+ * at most 65535, rounded down to whole segments of the MSS we announce (less the timestamp
+ * option on a SYN-ACK that agreed to it) — the familiar 64240 for a 1460-byte MSS.
+ */
+function synWindow(c: TcpConnection): number {
+  const space = Math.min(0xffff, c.windowToAdvertise());
+  const mss = c.advMss - (c.state === TcpState.SynReceived && c.tsOk ? 12 : 0);
+  return space > mss && mss > 0 ? space - (space % mss) : space;
+}
 
 /** The MSS a path MTU allows: an IPv4 packet is at most 65535 bytes (Linux ipv4_default_advmss), an IPv6 payload too (ip6_default_advmss). */
 function mss4(mtu: number): number {
@@ -135,6 +148,7 @@ export class TcpLayer implements TcpHost {
       c.mssCap = mss6(iface ? this.stack.ip6.mtuFor(d, iface) : 1280);
       c.ifindex = opts.ifindex ?? 0;
     }
+    if (opts.mss) c.mssCap = Math.min(c.mssCap, opts.mss);
     c.advMss = c.mssCap;
     c.remotePort = port;
     c.localPort = opts.localPort || this.ephemeralPort(c);
@@ -402,7 +416,7 @@ export class TcpLayer implements TcpHost {
     seg[o + 12] = (hl / 4) << 4;
     seg[o + 13] = flags & 0xff;
     // RFC 7323 §2.2: the window in a SYN is never scaled.
-    const win = (flags & TcpFlags.RST) !== 0 ? 0 : syn ? Math.min(0xffff, c.windowToAdvertise()) : c.windowField();
+    const win = (flags & TcpFlags.RST) !== 0 ? 0 : syn ? synWindow(c) : c.windowField();
     if (syn) c.rcvAdvEdge = seqPlus(c.rcvNxt, Math.min(0xffff, c.windowToAdvertise()));
     writeU16(seg, o + 14, win);
     seg[o + 16] = 0;
