@@ -115,8 +115,12 @@ export class Sockets implements SocketContext {
     const kind = type & K.SOCK_TYPE_MASK;
     if ((flags & ~SOCK_FLAGS) !== 0) return -Errno.EINVAL;
     if (domain < 0 || domain >= 46) return -Errno.EAFNOSUPPORT;
+    if (kind >= 11) return -Errno.EINVAL; // SOCK_MAX
     let f: SocketFile;
     if (domain === K.AF_INET || domain === K.AF_INET6) {
+      // inet_create: a protocol outside 0..IPPROTO_MAX is EINVAL; a type with no inetsw entry ESOCKTNOSUPPORT.
+      if (protocol < 0 || protocol >= 263) return -Errno.EINVAL;
+      if (kind !== K.SOCK_STREAM && kind !== K.SOCK_DGRAM && kind !== K.SOCK_RAW) return -Errno.ESOCKTNOSUPPORT;
       if (kind === K.SOCK_STREAM) {
         if (protocol !== 0 && protocol !== K.IPPROTO_TCP) return -Errno.EPROTONOSUPPORT;
         f = new TcpSocket(this, this.tcpPorts, domain, protocol);

@@ -280,6 +280,8 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     if (bad !== 0) return bad;
     const stack = this.ctx.stack;
     let is4 = this.family === 4, v4 = 0;
+    // __inet6_bind looks at the socket's state before the address; __inet_bind after.
+    if (this.family === 6 && !(isV4Mapped(a.addr6) && this.v6Only) && (this.skState() !== TcpState.Closed || this.boundPort !== 0)) return -Errno.EINVAL;
     if (this.family === 4) {
       v4 = a.addr4 | 0;
       if (v4 !== 0 && !this.freeBind && !stack.isLocal(v4) && !stack.isBroadcast(v4) && v4 >>> 28 !== 0xe) return -Errno.EADDRNOTAVAIL;

@@ -205,7 +205,8 @@ export class TcpLayer implements TcpHost {
       list.splice(list.indexOf(l), 1);
       if (list.length === 0) this.listeners.delete(l.localPort);
     }
-    for (const c of l.acceptQueue) c.abort();
+    // abort() takes each connection out of the queue: walk a copy.
+    for (const c of l.acceptQueue.slice()) c.abort();
     l.acceptQueue.length = 0;
   }
 
