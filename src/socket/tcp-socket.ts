@@ -405,6 +405,10 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     c.waker = this;
     inheritOptions(this, from);
     this.applyOptions(c);
+    // A listener shut down before listen() hands its shutdown bits to its children: the
+    // kernel's child then behaves as shut down — its FIN goes out, new data resets it.
+    c.rcvShutdown = (this.userShutdown & RCV_SHUTDOWN) !== 0;
+    if ((this.userShutdown & SEND_SHUTDOWN) !== 0) c.shutdownWrite();
     if (from.err === 0 && c.error !== null) {
       this.err = errnoOf(c.error);
       c.error = null;
