@@ -664,10 +664,11 @@ export class TcpSocket extends SocketFile implements TcpWaker {
       }
       if (deadline < 0) deadline = this.deadline(this.rcvTimeoUs);
       if (!this.ctx.sleep(deadline)) {
-        if (copied > 0) break;
+        if (copied > 0 || len === 0) break;
         return -Errno.EAGAIN;
       }
-    } while (copied < len || len === 0);
+      // tcp_recvmsg_locked loops while len > 0: a zero-length read waits once, then returns 0.
+    } while (copied < len);
     return copied;
   }
 
