@@ -291,6 +291,8 @@ export class Sockets implements SocketContext {
     if ((flags & ~SOCK_FLAGS) !== 0) return -Errno.EINVAL;
     const s = this.sock(fd);
     if (typeof s === 'number') return s;
+    // unix_accept: a stream socket that is not listening (none here is) says EINVAL.
+    if (s instanceof UnixSocket && s.type !== K.SOCK_DGRAM) return -Errno.EINVAL;
     if (!(s instanceof TcpSocket)) return -Errno.EOPNOTSUPP;
     const free = this.fds.lowestFree(this.fds.first);
     if (free < 0) return free;

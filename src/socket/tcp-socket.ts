@@ -390,7 +390,8 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     this.sndbuf = from.sndbuf;
     this.boundPort = from.boundPort;
     this.sourcePort = from.boundPort;
-    this.portLocked = true;
+    // As the kernel shows: an accepted socket gives its port back when its connection closes.
+    this.portLocked = false;
     if (c.family === 4) {
       this.local4 = c.local4;
       this.localIs4 = true;
