@@ -709,7 +709,10 @@ function setTcpOption(s: TcpSocket, name: number, v: Uint8Array): number {
       // __tcp_sock_set_quickack: 0 enters pingpong (delayed ACKs) mode, anything else leaves it
       // (an even value re-enters it only after pushing a scheduled ACK on a connection).
       s.quickAckOn = val !== 0;
-      if (c !== null && s.quickAckOn) c.quickAck();
+      if (c !== null) {
+        if (s.quickAckOn) c.quickAck();
+        else c.pingpong = true;
+      }
       return 0;
     case K.TCP_NOTSENT_LOWAT:
       s.notSentLowat = val;
@@ -750,8 +753,8 @@ function getTcpOption(s: TcpSocket, name: number, out: Uint8Array): number {
     case K.TCP_WINDOW_CLAMP:
       return putInt(out, s.windowClamp > 0 ? s.windowClamp : 0);
     case K.TCP_QUICKACK:
-      // !inet_csk_in_pingpong_mode(sk).
-      return putInt(out, s.quickAckOn ? 1 : 0);
+      // !inet_csk_in_pingpong_mode(sk): the connection's own mode once it exists.
+      return putInt(out, (s.conn !== null ? !s.conn.pingpong : s.quickAckOn) ? 1 : 0);
     case K.TCP_USER_TIMEOUT:
       return putInt(out, s.userTimeoutMs);
     case K.TCP_NOTSENT_LOWAT:

@@ -50,7 +50,10 @@ export const KNOWN_GAPS: readonly KnownGap[] = [
     matches(sc, step, k, x) {
       const op = String(sc.steps[step]?.[0]);
       if (!/^(send|recv|ioctl|getsockopt)/.test(op) || !onlyCounts(k, x)) return false;
-      if (op === 'getsockopt' && !/SO_SNDBUF|SO_RCVBUF|TCP_WINDOW_CLAMP/.test(String(sc.steps[step]?.[3]))) return false;
+      if (op === 'getsockopt') {
+        // Buffer sizes of a connected TCP socket follow Linux's autotuning (tcp_init_buffer_space, tcp_sndbuf_expand).
+        return /SO_SNDBUF|SO_RCVBUF|TCP_WINDOW_CLAMP/.test(String(sc.steps[step]?.[3]));
+      }
       // Only after a send big enough to meet a buffer limit (16 KiB: Linux's smallest default).
       return sc.steps.slice(0, step + 1).some((st) => /^send/.test(String(st[0])) && Number(st[2]) >= 16384);
     },

@@ -222,6 +222,13 @@ export class TcpConnection {
   /** ACK scheduling: segments received since our last ACK, quick ACKs left. */
   unackedSegments = 0;
   quickAcks: number = TCP_DEFAULTS.maxQuickAcks;
+  /**
+   * Linux's interactive ("pingpong") mode: we answered data within the delayed-ACK time, so
+   * ACKs wait to ride on the next reply instead of going at once; a delayed-ACK timeout ends it.
+   */
+  pingpong = false;
+  /** When in-order data last arrived (Linux's icsk_ack.lrcvtime); −1: never. */
+  lastDataAt = -1;
   ackNow = false;
   noDelay = false;
   cork = false;
@@ -920,7 +927,10 @@ export class TcpConnection {
         this.hasPendingFin = false;
         this.finArrives();
       }
-      if (n > 0 && this.waker !== null) this.waker.tcpEvent(this, TcpEvent.Data);
+      if (n > 0) {
+        this.lastDataAt = this.host.now;
+        if (this.waker !== null) this.waker.tcpEvent(this, TcpEvent.Data);
+      }
     } else {
       // Out of order: keep it and send a duplicate ACK at once (RFC 5681 §4.2), with SACK.
       this.ooo.insert(seq, seg.bytes, at, len);
@@ -1062,6 +1072,8 @@ export class TcpConnection {
   private sendData(offset: number, n: number, fin: boolean): void {
     const seq = this.sndNxt;
     const now = this.host.now;
+    // tcp_event_data_sent: data sent within the ACK timeout of data received is a reply.
+    if (n > 0 && this.lastDataAt >= 0 && now - this.lastDataAt < TCP_DEFAULTS.delayedAckUs) this.pingpong = true;
     let flags = TcpFlags.ACK;
     if (n > 0 && offset + n === this.sendQ.length) flags |= TcpFlags.PSH;
     if (fin) flags |= TcpFlags.FIN;
@@ -1129,7 +1141,7 @@ export class TcpConnection {
    */
   private maybeAck(): void {
     if (this.unackedSegments === 0 && !this.ackNow) return;
-    if (this.ackNow || this.unackedSegments >= 2 || this.quickAcks > 0) {
+    if (this.ackNow || this.unackedSegments >= 2 || (this.quickAcks > 0 && !this.pingpong)) {
       if (this.quickAcks > 0) this.quickAcks--;
       this.sendAck();
       return;
@@ -1177,6 +1189,8 @@ export class TcpConnection {
     const now = this.host.now;
     switch (kind) {
       case TimerKind.DelayedAck:
+        // tcp_delack_timer: a delayed ACK that had to fire means the exchange is not interactive.
+        this.pingpong = false;
         if (this.unackedSegments > 0 || this.ackNow) this.sendAck();
         return;
       case TimerKind.Keepalive:
@@ -1318,6 +1332,7 @@ export class TcpConnection {
   /** TCP_QUICKACK: ACK every segment at once for a while (Linux re-enters quick-ack mode). */
   quickAck(): void {
     this.quickAcks = TCP_DEFAULTS.maxQuickAcks;
+    this.pingpong = false;
     if (this.unackedSegments > 0) this.sendAck();
   }
 
