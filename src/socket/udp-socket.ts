@@ -403,8 +403,9 @@ export class UdpSocketFile extends SocketFile implements UdpWaker {
     return this.udp.nextLength;
   }
 
+  /** SIOCOUTQ for UDP (sk_wmem_alloc): what is corked and not yet sent; a sent datagram leaves at once. */
   outq(): number {
-    return 0;
+    return this.corkLength;
   }
 
   /** SO_ERROR. */

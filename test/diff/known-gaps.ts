@@ -67,6 +67,16 @@ export const KNOWN_GAPS: readonly KnownGap[] = [
     },
   },
   {
+    key: 'ipv6-connect-after-mapped',
+    why: "after a failed connect to a v4-mapped address, Linux leaves an IPv6 TCP socket on its IPv4 path (icsk_af_ops), so a later connect to an IPv6 address sends nothing useful and times out; xlio-ts connects it",
+    matches(sc, step, k) {
+      const st = sc.steps[step];
+      if (st?.[0] !== 'connect' || k?.['err'] !== 'EINPROGRESS' || /M$/.test(String(st[2]))) return false;
+      const name = String(st[1]);
+      return sc.steps.slice(0, step).some((p) => p[0] === 'connect' && String(p[1]) === name && /^(A4M|B4M|ANY4M|N4M)$/.test(String(p[2])));
+    },
+  },
+  {
     key: 'negative-optlen',
     why: 'getsockopt with a negative optlen (EINVAL in C) cannot be expressed in the JavaScript API, whose option buffer is a Uint8Array',
     matches(sc, step) {
