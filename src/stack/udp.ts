@@ -427,7 +427,7 @@ export class UdpSocket {
     const routed = this.host.sourceFor6(dst, ifindex);
     if (routed === null) throw new ErrnoError('ENETUNREACH', syscall);
     // A socket with a v4-mapped source cannot talk IPv6 (ip6_dst_lookup_tail, after the route lookup).
-    if (this.localPort !== 0 && !this.accepts6) throw new ErrnoError('EAFNOSUPPORT', syscall);
+    if ((this.localPort !== 0 || this.bindAddrLocked) && !this.accepts6) throw new ErrnoError('EAFNOSUPPORT', syscall);
     if (src === null) src = routed;
     out.family = 6;
     out.src6.set(src);
