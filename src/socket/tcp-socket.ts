@@ -448,6 +448,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     if (this.skState() === TcpState.Closed) {
       const e = this.takeError();
       this.ss = SS_UNCONNECTED;
+      this.noteWriteSeq();
       this.dropConnection();
       return e !== 0 ? e : -Errno.ECONNABORTED;
     }
@@ -499,6 +500,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
       return code === 'EADDRNOTAVAIL' ? -Errno.EADDRNOTAVAIL : -Errno.ENETUNREACH;
     }
     this.conn = c;
+    this.outqAfterDisconnect = 0;
     c.waker = this;
     this.applyOptions(c);
     this.boundPort = c.localPort;
@@ -527,6 +529,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
 
   /** tcp_disconnect (connect with AF_UNSPEC, or after a failed connect). */
   disconnect(): number {
+    this.noteWriteSeq();
     const c = this.conn;
     if (this.listener !== null) {
       this.ctx.stack.tcp.closeListener(this.listener);
@@ -790,17 +793,30 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     return this.conn === null ? 0 : this.conn.recvQ.length;
   }
 
+  /** write_seq − snd_una left behind by tcp_disconnect, which also moves write_seq on by max_window + 2. */
+  private outqAfterDisconnect = 0;
+
+  private noteWriteSeq(): void {
+    const c = this.conn;
+    this.outqAfterDisconnect = (c === null ? this.outqAfterDisconnect : this.rawOutq(c)) + (c === null ? 0 : c.maxSndWnd) + 2;
+  }
+
+  private rawOutq(c: TcpConnection): number {
+    let n = c.sendQ.length;
+    if (c.sndUna === c.iss) n++;
+    const st = c.state;
+    if (c.finQueued && (st === TcpState.FinWait1 || st === TcpState.Closing || st === TcpState.LastAck)) n++;
+    return n;
+  }
+
   /** SIOCOUTQ: write_seq − snd_una — unacknowledged bytes, counting an unacknowledged SYN or FIN (as Linux's tcp_ioctl). */
   outq(): number {
     if (this.listener !== null) return -Errno.EINVAL;
     const c = this.conn;
-    if (c === null) return 0;
+    if (c === null) return this.outqAfterDisconnect;
     const st = c.state;
     if (st === TcpState.SynSent || st === TcpState.SynReceived) return 0;
-    let n = c.sendQ.length;
-    if (c.sndUna === c.iss) n++;
-    if (c.finQueued && (st === TcpState.FinWait1 || st === TcpState.Closing || st === TcpState.LastAck)) n++;
-    return n;
+    return this.rawOutq(c);
   }
 
   get isListening(): boolean {

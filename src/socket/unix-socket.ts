@@ -89,9 +89,11 @@ export class UnixSocket extends SocketFile {
       if (to !== null && this.type === SOCK_DGRAM) return -Errno.EINVAL;
     }
     if (this.records) {
-      if (this.shutdownBits & SEND_SHUTDOWN) return this.pipe(flags);
+      // unix_dgram_sendmsg: EPIPE without SIGPIPE, for our shutdown or the reader's.
+      if (this.shutdownBits & SEND_SHUTDOWN) return -Errno.EPIPE;
       const p = this.peer;
       if (p === null) return this.peerGone ? this.refused() : -Errno.ENOTCONN;
+      if (p.shutdownBits & RCV_SHUTDOWN) return -Errno.EPIPE;
       if (total > this.sndbuf - 32) return -Errno.EMSGSIZE;
       const msg = new Uint8Array(total);
       let at = 0;
@@ -152,6 +154,8 @@ export class UnixSocket extends SocketFile {
     const peek = (flags & MSG_PEEK) !== 0;
     // unix_stream_read_generic: EINVAL unless connected; unix_seqpacket_recvmsg: ENOTCONN.
     if (this.unconnected) return this.type === SOCK_STREAM ? -Errno.EINVAL : -Errno.ENOTCONN;
+    // unix_dgram_recvmsg: no out-of-band data on datagram sockets.
+    if (this.records && (flags & MSG_OOB) !== 0) return -Errno.EOPNOTSUPP;
     let room = 0;
     for (const b of bufs) room += b.length;
     let deadline = -1;
