@@ -289,7 +289,12 @@ export class UdpSocket {
 
   /** An implicit bind to the wildcard (inet_autobind), as send and connect do on an unbound socket. */
   autobind(): void {
-    if (this.localPort === 0) this.host.udp.bind(this, 0, this.bindKeys(this.family === 4 ? ANY : IPV6_ANY, 0));
+    if (this.localPort !== 0) return;
+    // inet_autobind picks a port only: an address bind() named (kept by a disconnect) stays.
+    const keys = this.bindAddrLocked
+      ? { accepts4: this.accepts4, local4: this.local4, accepts6: this.accepts6, local6: this.local6, ifindex: this.boundIfindex }
+      : this.bindKeys(this.family === 4 ? ANY : IPV6_ANY, 0);
+    this.host.udp.bind(this, 0, keys);
   }
 
   connect(address: IpAddress, port: number, scopeId = 0): void {

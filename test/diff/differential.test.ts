@@ -3,8 +3,8 @@
 // real Linux sockets (in a throwaway network namespace: needs root) and on xlio-ts; the
 // traces must be identical entry by entry.
 //
-// The seed of the generated scenarios is XLIO_DIFF_SEED, or else taken from the clock and
-// printed ("differential seed: N"); replay a divergence with
+// The seed of the generated scenarios is XLIO_DIFF_SEED (default 1; "random" draws one from
+// the clock), always printed ("differential seed: N"); replay a divergence with
 //   node dist/test/diff/replay.js --name N:index --kernel
 
 import { test } from 'node:test';
@@ -24,9 +24,14 @@ function envInt(name: string): number | null {
   return n;
 }
 
-/** The seed of this run: XLIO_DIFF_SEED, else from the clock. */
+/**
+ * The seed of this run: XLIO_DIFF_SEED (a number, or "random" for one from the clock), else 1
+ * — CI runs the same 1,000 generated scenarios every time, so a red run is a regression and
+ * replays exactly; exploring other seeds is a developer's job (see the README).
+ */
 function differentialSeed(): number {
-  return envInt('XLIO_DIFF_SEED') ?? Date.now() % 2_147_483_647;
+  if (process.env['XLIO_DIFF_SEED'] === 'random') return Date.now() % 2_147_483_647;
+  return envInt('XLIO_DIFF_SEED') ?? 1;
 }
 
 async function kernelTraces(all: Scenario[]): Promise<Trace[]> {
