@@ -524,6 +524,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     c.keepIntervalUs = this.keepIntvl * 1_000_000;
     c.keepCount = this.keepCnt;
     c.userTimeoutUs = this.userTimeoutMs * 1000;
+    c.deferHandshakeAck = this.deferAccept > 0;
     if (this.keepalive) c.setKeepalive(true);
   }
 

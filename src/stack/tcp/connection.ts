@@ -45,6 +45,8 @@ export const TCP_DEFAULTS = Object.freeze({
   timeWaitUs: 60_000_000,
   /** TCP_DELACK_MIN. */
   delayedAckUs: 40_000,
+  /** TCP_DELACK_MAX. */
+  delayedAckMaxUs: 200_000,
   /** TCP_MAX_QUICKACKS. */
   maxQuickAcks: 16,
   /** tcp_fin_timeout for orphaned FIN-WAIT-2. */
@@ -227,6 +229,8 @@ export class TcpConnection {
    * ACKs wait to ride on the next reply instead of going at once; a delayed-ACK timeout ends it.
    */
   pingpong = false;
+  /** TCP_DEFER_ACCEPT on a connecting socket: the handshake's last ACK is held back for data. */
+  deferHandshakeAck = false;
   /** When in-order data last arrived (Linux's icsk_ack.lrcvtime); −1: never. */
   lastDataAt = -1;
   ackNow = false;
@@ -589,9 +593,17 @@ export class TcpConnection {
       this.rtt.resetBackoff();
       this.host.wheel.disarm(this.rtxTimer);
       this.state = TcpState.Established;
-      this.ackNow = true;
-      this.push();
-      this.maybeAck();
+      if (this.deferHandshakeAck || this.pingpong) {
+        // tcp_rcv_synsent_state_process: with TCP_DEFER_ACCEPT (or in interactive mode) the
+        // handshake's ACK waits to ride on the first data, for at most TCP_DELACK_MAX.
+        this.unackedSegments = 1;
+        this.host.wheel.arm(this.delackTimer, this.host.now + TCP_DEFAULTS.delayedAckMaxUs);
+        this.push();
+      } else {
+        this.ackNow = true;
+        this.push();
+        this.maybeAck();
+      }
       if (this.waker !== null) this.waker.tcpEvent(this, TcpEvent.State);
       return;
     }
