@@ -534,7 +534,7 @@ function getSocketOption(s: SocketFile, name: number, out: Uint8Array): number {
 // IPPROTO_TCP
 
 /** secs_to_retrans: TCP_DEFER_ACCEPT seconds → SYN-ACK retransmissions (timeouts doubling from 1 s, capped at 120 s). */
-function secsToRetrans(seconds: number): number {
+export function secsToRetrans(seconds: number): number {
   if (seconds <= 0) return 0;
   let timeout = TCP_TIMEOUT_INIT_S, period = timeout, res = 1;
   while (seconds > period && res < 255) {
@@ -675,6 +675,7 @@ function setTcpOption(s: TcpSocket, name: number, v: Uint8Array): number {
     case K.TCP_DEFER_ACCEPT:
       // Kept as a number of retransmissions, read back as the seconds they cover.
       s.deferAccept = retransToSecs(secsToRetrans(val));
+      if (s.listener !== null) s.listener.deferRetrans = secsToRetrans(val);
       return 0;
     case K.TCP_MAXSEG:
       if (val !== 0 && (val < TCP_MIN_MSS || val > MAX_TCP_WINDOW)) return -Errno.EINVAL;

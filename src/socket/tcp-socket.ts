@@ -15,7 +15,7 @@ import {
   MSG_DONTWAIT, MSG_MORE, MSG_NOSIGNAL, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SOCK_STREAM, IPPROTO_TCP,
 } from './constants.js';
 import { WakeKey } from './file.js';
-import { inheritOptions, noteDisconnect } from './options.js';
+import { inheritOptions, noteDisconnect, secsToRetrans } from './options.js';
 import { RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, SocketFile, type SocketContext } from './socket-file.js';
 import type { SockAddr } from './types.js';
 
@@ -354,6 +354,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
       return -Errno.EADDRINUSE;
     }
     this.listener.onAcceptable = this.onAcceptable;
+    this.listener.deferRetrans = secsToRetrans(this.deferAccept);
     this.conn = null;
     return 0;
   }

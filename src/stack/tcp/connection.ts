@@ -97,8 +97,8 @@ export interface TcpHost {
   tcpClosed(c: TcpConnection): void;
   /** A passive connection became ESTABLISHED: queue it for accept(). */
   tcpEstablished(c: TcpConnection): void;
-  /** Whether a passive connection may complete now (its listener's accept queue has room). */
-  tcpMayEstablish(c: TcpConnection): boolean;
+  /** Whether a passive connection may complete now (room in its listener's accept queue; data, under TCP_DEFER_ACCEPT). */
+  tcpMayEstablish(c: TcpConnection, dataless: boolean): boolean;
 }
 
 /**
@@ -529,7 +529,7 @@ export class TcpConnection {
       if (seqBefore(this.sndUna, seg.ack) && seqAtOrBefore(seg.ack, this.sndMax)) {
         // Linux (tcp_check_req): with the listener's accept queue full the ACK is dropped;
         // the SYN-ACK is retransmitted and the peer's next segment tries again.
-        if (!this.host.tcpMayEstablish(this)) return;
+        if (!this.host.tcpMayEstablish(this, seg.payloadLength === 0 && (f & TcpFlags.FIN) === 0)) return;
         this.state = TcpState.Established;
         this.sndWnd = seg.window << this.sndShift;
         this.maxSndWnd = this.sndWnd;

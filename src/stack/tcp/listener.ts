@@ -13,6 +13,8 @@ export class TcpListener {
   accepts6 = false;
   localPort = 0;
   boundIfindex = 0;
+  /** TCP_DEFER_ACCEPT as SYN-ACK retransmissions: until then a handshake ACK without data does not complete a connection. */
+  deferRetrans = 0;
   /** SO_REUSEPORT: shares its port with other such listeners. */
   reusePort = false;
   backlog = 128;

@@ -333,9 +333,12 @@ export class TcpLayer implements TcpHost {
     }
   }
 
-  tcpMayEstablish(c: TcpConnection): boolean {
+  tcpMayEstablish(c: TcpConnection, dataless: boolean): boolean {
     const l = c.listener as TcpListener | null;
-    if (l === null || !l.acceptQueueFull) return true;
+    if (l === null) return true;
+    // tcp_check_req: with TCP_DEFER_ACCEPT a bare ACK is dropped until the SYN-ACK has been retransmitted that often.
+    if (dataless && l.deferRetrans > 0 && c.retransmits < l.deferRetrans) return false;
+    if (!l.acceptQueueFull) return true;
     l.overflows++;
     return false;
   }
