@@ -206,6 +206,23 @@ function inetOf(s: SocketFile): { tcp: boolean; family: 4 | 6 } | null {
 }
 
 export function setOption(s: SocketFile, level: number, name: number, v: Uint8Array): number {
+  if ((s instanceof UdpSocketFile || s instanceof TcpSocket) && resetsRoute(level, name)) {
+    // sk_dst_reset: these drop a datagram socket's cached route (IP_TOS / IPV6_TCLASS only when they change).
+    const before = new Uint8Array(4), after = new Uint8Array(4);
+    const always = level === K.SOL_SOCKET;
+    if (!always) getOption(s, level, name, before);
+    const r = setOptionNow(s, level, name, v);
+    if (r === 0 && (always || (getOption(s, level, name, after), before.some((b, i) => b !== after[i])))) s.routeCached = false;
+    return r;
+  }
+  return setOptionNow(s, level, name, v);
+}
+
+function resetsRoute(level: number, name: number): boolean {
+  return (level === K.SOL_SOCKET && (name === K.SO_DONTROUTE || name === K.SO_BINDTODEVICE)) || (level === K.IPPROTO_IP && name === K.IP_TOS) || (level === K.IPPROTO_IPV6 && name === K.IPV6_TCLASS);
+}
+
+function setOptionNow(s: SocketFile, level: number, name: number, v: Uint8Array): number {
   if (s instanceof TcpSocket) syncWindowClamp(s);
   // do_sock_setsockopt: SOL_SOCKET goes to sk_setsockopt for every family (udp_lib_setsockopt passes it on too).
   if (level === K.SOL_SOCKET) return setSocketOption(s, name, v);
@@ -883,14 +900,14 @@ function routeMtu(s: SocketFile): number {
   let family: 0 | 4 | 6 = 0, d4 = 0, d6: Uint8Array | null = null, ifindex = 0;
   if (s instanceof TcpSocket) {
     const c = s.conn;
-    if (c === null || s.isListening) return 0;
+    if (c === null || s.isListening || !s.routeCached) return 0;
     family = c.family;
     d4 = c.remote4;
     d6 = c.remote6;
     ifindex = c.ifindex;
   } else if (s instanceof UdpSocketFile) {
     const u = s.udp;
-    if (!u.connected) return 0;
+    if (!u.connected || !s.routeCached) return 0;
     family = u.remoteFamily;
     d4 = u.remote4;
     d6 = u.remote6;

@@ -44,6 +44,8 @@ export abstract class SocketFile extends OpenFile {
   oobInline = false;
   dontRoute = false;
   lingerOn = false;
+  /** The cached route (sk_dst_cache) IP_MTU reads: connect sets it; SO_DONTROUTE, SO_BINDTODEVICE, a TOS/TCLASS change or an ICMP error drop it. */
+  routeCached = false;
   /** IP_FREEBIND / IPV6_FREEBIND: bind to an address that is not (yet) ours. */
   freeBind = false;
   lingerSeconds = 0;

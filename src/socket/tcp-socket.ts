@@ -405,6 +405,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     this.userTimeoutMs = from.userTimeoutMs;
     this.userShutdown = from.userShutdown; // sk_clone_lock copies sk_shutdown too
     c.waker = this;
+    this.routeCached = true;
     inheritOptions(this, from);
     this.applyOptions(c);
     // A listener shut down before listen() hands its shutdown bits to its children: the
@@ -501,6 +502,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
       return code === 'EADDRNOTAVAIL' ? -Errno.EADDRNOTAVAIL : -Errno.ENETUNREACH;
     }
     this.conn = c;
+    this.routeCached = true;
     this.outqAfterDisconnect = 0;
     c.waker = this;
     this.applyOptions(c);

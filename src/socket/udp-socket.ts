@@ -35,8 +35,10 @@ export class UdpSocketFile extends SocketFile implements UdpWaker {
   }
 
   udpEvent(_s: EngineUdp, event: number): void {
+    if (event !== UdpEvent.Data) this.routeCached = false; // an ICMP error resets the cached route
     this.wake(event === UdpEvent.Data ? WakeKey.Readable : WakeKey.Error);
   }
+
 
   private get connected(): boolean {
     return this.udp.connected;
@@ -98,6 +100,7 @@ export class UdpSocketFile extends SocketFile implements UdpWaker {
     this.flowOverride = null;
     if (a.family === AF_UNSPEC) {
       u.disconnect();
+      this.routeCached = false;
       return 0;
     }
     if (!this.autobind()) return -Errno.EAGAIN;
@@ -106,8 +109,10 @@ export class UdpSocketFile extends SocketFile implements UdpWaker {
     try {
       u.connect(this.engineAddress(a), a.port, a.scopeId);
     } catch (e) {
+      this.routeCached = false;
       return this.errnoOf(e);
     }
+    this.routeCached = true;
     // __ip4_datagram_connect stores its flow in inet->cork.fl, which an IPv4 cork in progress
     // also uses: the corked datagram now goes to the new peer.
     if (this.corkFamily === 4 && u.remoteFamily === 4) u.connectedRoute(this.corkRoute);
@@ -166,8 +171,11 @@ export class UdpSocketFile extends SocketFile implements UdpWaker {
     } catch (e) {
       return this.errnoOf(e);
     }
-    // The datagram left (Linux's sock_wfree → sk_write_space): writers wake.
-    if (n >= 0) this.wake(WakeKey.Writable);
+    // The datagram left (Linux's sock_wfree → sk_write_space): writers wake. A connected send caches the route again.
+    if (n >= 0) {
+      if (to === null && u.connected) this.routeCached = true;
+      this.wake(WakeKey.Writable);
+    }
     return n;
   }
 
