@@ -620,8 +620,13 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     }
     // MSG_MORE corks only this call's push (tcp_push with TCP_NAGLE_CORK): the next output
     // event — an ACK, a later send — may send what it held back, Nagle permitting.
-    if (more) c.cork = this.cork;
-    else if (c.cork !== this.cork) c.setCork(this.cork);
+    if (more) {
+      c.cork = this.cork;
+      c.heldByMore = copied > 0;
+    } else {
+      c.heldByMore = false;
+      if (c.cork !== this.cork) c.setCork(this.cork);
+    }
     if (copied === 0 && total > 0) return -Errno.EAGAIN;
     return copied;
   }

@@ -229,6 +229,8 @@ export class TcpConnection {
    * ACKs wait to ride on the next reply instead of going at once; a delayed-ACK timeout ends it.
    */
   pingpong = false;
+  /** A MSG_MORE send left a partial segment queued: only an ACK of new data, a window change or a FIN sends it. */
+  heldByMore = false;
   /** TCP_DEFER_ACCEPT on a connecting socket: the handshake's last ACK is held back for data. */
   deferHandshakeAck = false;
   /** When in-order data last arrived (Linux's icsk_ack.lrcvtime); −1: never. */
@@ -541,6 +543,7 @@ export class TcpConnection {
         return;
       }
     }
+    const unaBefore = this.sndUna, wndBefore = this.sndWnd;
     if (!this.ackArrives(seg)) return;
     // Seventh: segment text.
     if (seg.payloadLength > 0) this.dataArrives(seg);
@@ -554,7 +557,13 @@ export class TcpConnection {
       }
     }
     if ((this.state as TcpState) === TcpState.Closed) return;
-    this.push();
+    // Linux's fast path pushes pending data only when the ACK moved SND.UNA; a FIN or a window
+    // change takes the slow path, which always does (tcp_data_snd_check). Data a MSG_MORE send
+    // held back therefore waits for one of those.
+    if (!this.heldByMore || this.sndUna !== unaBefore || this.sndWnd !== wndBefore || (f & TcpFlags.FIN) !== 0) {
+      this.heldByMore = false;
+      this.push();
+    }
     this.maybeAck();
   }
 
