@@ -470,7 +470,8 @@ export class TcpSocket extends SocketFile implements TcpWaker {
       dst4 = v4FromMapped(a.addr6);
     } else {
       if (isMulticast6(a.addr6)) return -Errno.ENETUNREACH;
-      if (this.localIs4 && this.boundPort !== 0) return -Errno.EAFNOSUPPORT;
+      // A socket bound (or connected) to an IPv4 address stays IPv4 — even after a disconnect gave its port back.
+      if (this.localIs4 && (this.boundPort !== 0 || this.addrLocked)) return -Errno.EAFNOSUPPORT;
       // tcp_v6_connect: the unspecified address means this host (::1).
       dst6 = isUnspecified6(a.addr6) ? IPV6_LOOPBACK : a.addr6;
     }

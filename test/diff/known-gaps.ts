@@ -69,11 +69,16 @@ export const KNOWN_GAPS: readonly KnownGap[] = [
   {
     key: 'ipv6-connect-after-mapped',
     why: "after a failed connect to a v4-mapped address, Linux leaves an IPv6 TCP socket on its IPv4 path (icsk_af_ops), so a later connect to an IPv6 address sends nothing useful and times out; xlio-ts connects it",
-    matches(sc, step, k) {
-      const st = sc.steps[step];
-      if (st?.[0] !== 'connect' || k?.['err'] !== 'EINPROGRESS' || /M$/.test(String(st[2]))) return false;
-      const name = String(st[1]);
-      return sc.steps.slice(0, step).some((p) => p[0] === 'connect' && String(p[1]) === name && /^(A4M|B4M|ANY4M|N4M)$/.test(String(p[2])));
+    matches(sc, step) {
+      // From a connect to an IPv6 address, by a socket that connected to a v4-mapped one before, on.
+      const mapped = new Set<string>();
+      for (const p of sc.steps.slice(0, step + 1)) {
+        if (p[0] !== 'connect') continue;
+        const name = String(p[1]), to = String(p[2]);
+        if (/^(A4M|B4M|ANY4M|N4M)$/.test(to)) mapped.add(name);
+        else if (mapped.has(name) && /6$/.test(to)) return true;
+      }
+      return false;
     },
   },
   {
