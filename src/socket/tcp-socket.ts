@@ -318,6 +318,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     this.boundPort = port;
     this.sourcePort = port;
     this.ports.add(this, port);
+    this.routeCached = false; // __inet_bind ends with sk_dst_reset
     return 0;
   }
 

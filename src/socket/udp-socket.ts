@@ -88,6 +88,7 @@ export class UdpSocketFile extends SocketFile implements UdpWaker {
     } catch (e) {
       return this.errnoOf(e);
     }
+    this.routeCached = false; // __inet_bind ends with sk_dst_reset
     return 0;
   }
 
