@@ -253,8 +253,8 @@ export class Sockets implements SocketContext {
       case K.SIOCOUTQ:
         return (s as TcpSocket | UdpSocketFile | UnixSocket).outq();
       case K.SIOCATMARK:
-        // tcp_ioctl: at the urgent mark — never, no urgent data is kept.
-        if (s instanceof TcpSocket) return 0;
+        // tcp_ioctl: whether the next byte to read is the urgent one.
+        if (s instanceof TcpSocket) return s.atMark();
         return -Errno.ENOTTY;
       default:
         return -Errno.ENOTTY;
@@ -405,7 +405,8 @@ export class Sockets implements SocketContext {
     if (s instanceof TcpSocket) {
       const r = s.recv(bufs, flags, s.nonblock);
       if (r >= 0 && from !== null) from.family = K.AF_UNSPEC;
-      if (r >= 0 && mf !== null) mf[0] = 0;
+      // tcp_recv_urg marks the message MSG_OOB (and MSG_TRUNC when there was no room for the byte).
+      if (r >= 0 && mf !== null) mf[0] = (flags & K.MSG_OOB) !== 0 ? K.MSG_OOB | (r === 0 ? K.MSG_TRUNC : 0) : 0;
       return r;
     }
     if (s instanceof UdpSocketFile) return s.recv(bufs, flags, s.nonblock, from, mf);
@@ -455,7 +456,10 @@ export class Sockets implements SocketContext {
     checkBuffer(optval);
     const s = this.sock(fd);
     if (typeof s === 'number') return s;
-    return setOption(s, level, name, optval);
+    const r = setOption(s, level, name, optval);
+    // SO_OOBINLINE matters to the connection when an urgent pointer arrives (tcp_check_urg).
+    if (s instanceof TcpSocket && s.conn !== null) s.conn.oobInline = s.oobInline;
+    return r;
   }
 
   getsockopt(fd: number, level: number, name: number, optval: Uint8Array): number {

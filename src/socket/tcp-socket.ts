@@ -6,12 +6,13 @@
 // of inet_csk_get_port (SO_REUSEADDR, SO_REUSEPORT, TIME-WAIT holding its port).
 
 import { Errno, errnoOf } from '../errno.js';
-import { TcpConnection, TcpEvent, TcpState, type TcpWaker } from '../stack/tcp/connection.js';
+import { TcpConnection, TcpEvent, TcpState, UrgState, type TcpWaker } from '../stack/tcp/connection.js';
+import { seqBefore, seqDiff, seqPlus } from '../stack/tcp/segment.js';
 import type { TcpListener } from '../stack/tcp/listener.js';
 import { EPHEMERAL_HIGH, EPHEMERAL_LOW } from '../stack/udp.js';
 import { IPV6_LOOPBACK, isMulticast6, isUnspecified6, isV4Mapped, v4FromMapped, v4MappedAddress, ipv6Equal } from '../stack/ipv6-address.js';
 import {
-  AF_INET, AF_INET6, AF_UNSPEC, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLRDNORM, EPOLLWRNORM,
+  AF_INET, AF_INET6, AF_UNSPEC, EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP, EPOLLRDNORM, EPOLLWRNORM,
   MSG_DONTWAIT, MSG_MORE, MSG_NOSIGNAL, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SOCK_STREAM, IPPROTO_TCP,
 } from './constants.js';
 import { WakeKey } from './file.js';
@@ -205,7 +206,13 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     if (shutdown & RCV_SHUTDOWN) mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
     if (state !== TcpState.SynSent && state !== TcpState.SynReceived) {
       const c = this.conn;
-      if (c !== null && c.recvQ.length >= Math.max(1, this.rcvLowat)) mask |= EPOLLIN | EPOLLRDNORM;
+      if (c !== null) {
+        // tcp_poll: at the urgent mark the urgent byte does not count as readable; POLLPRI while it waits.
+        let target = Math.max(1, this.rcvLowat);
+        if (c.urgState !== UrgState.None && c.urgSeq === c.copiedSeq && !this.oobInline) target++;
+        if (c.recvQ.length >= target) mask |= EPOLLIN | EPOLLRDNORM;
+        if (c.urgState === UrgState.Valid) mask |= EPOLLPRI;
+      }
       if ((shutdown & SEND_SHUTDOWN) === 0) {
         if (this.writeable()) mask |= EPOLLOUT | EPOLLWRNORM;
         else this.noSpace = true;
@@ -465,7 +472,11 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     let dst4 = 0;
     let dst6: Uint8Array | null = null;
     if (this.family === 4) dst4 = a.addr4 | 0;
-    else if (isV4Mapped(a.addr6)) {
+    else if (isUnspecified6(a.addr6) && this.localIs4 && isV4Mapped(this.local6)) {
+      // tcp_v6_connect: "::" from a socket bound to a v4-mapped address means ::ffff:127.0.0.1.
+      if (this.v6Only) return -Errno.ENETUNREACH;
+      dst4 = INADDR_LOOPBACK;
+    } else if (isV4Mapped(a.addr6)) {
       // tcp_v6_connect: IPv4 through a v6-only socket, or from an IPv6 source address, has no route.
       if (this.v6Only || (this.addrLocked && !this.localIs4)) return -Errno.ENETUNREACH;
       dst4 = v4FromMapped(a.addr6);
@@ -530,6 +541,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     c.keepCount = this.keepCnt;
     c.userTimeoutUs = this.userTimeoutMs * 1000;
     c.deferHandshakeAck = this.deferAccept > 0;
+    c.oobInline = this.oobInline;
     if (this.keepalive) c.setKeepalive(true);
   }
 
@@ -597,7 +609,9 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     let total = 0;
     for (let i = 0; i < bufs.length; i++) total += bufs[i]!.length;
     const more = (flags & MSG_MORE) !== 0;
-    if (more) c.cork = true;
+    const oob = (flags & MSG_OOB) !== 0;
+    // Hold the data while it is copied: MSG_MORE sends it later, MSG_OOB once it is marked urgent.
+    if (more || oob) c.cork = true;
     for (let b = 0, off = 0; ; ) {
       if (this.err !== 0 || (this.shutdownBits() & SEND_SHUTDOWN) !== 0) {
         if (copied > 0) break;
@@ -622,6 +636,11 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     }
     // MSG_MORE corks only this call's push (tcp_push with TCP_NAGLE_CORK): the next output
     // event — an ACK, a later send — may send what it held back, Nagle permitting.
+    // tcp_mark_urg: MSG_OOB makes everything written so far urgent, its last byte the urgent one.
+    if (oob && copied > 0) {
+      c.cork = this.cork;
+      c.markUrgent();
+    }
     if (more) {
       c.cork = this.cork;
       c.heldByMore = copied > 0;
@@ -646,7 +665,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
   /** tcp_recvmsg into one or more buffers. */
   recv(bufs: readonly Uint8Array[], flags: number, nonblock: boolean): number {
     if (this.listener !== null) return -Errno.ENOTCONN;
-    if ((flags & MSG_OOB) !== 0) return -Errno.EINVAL; // no urgent data is kept (SO_OOBINLINE off, nothing queued)
+    if ((flags & MSG_OOB) !== 0) return this.recvUrgent(bufs, flags);
     let len = 0;
     for (let i = 0; i < bufs.length; i++) len += bufs[i]!.length;
     const dontwait = nonblock || (flags & MSG_DONTWAIT) !== 0;
@@ -654,14 +673,36 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     // sock_rcvlowat: MSG_WAITALL wants everything, else SO_RCVLOWAT; never less than one byte.
     const target = ((flags & MSG_WAITALL) !== 0 ? len : Math.min(this.rcvLowat, len)) || 1;
     let copied = 0;
+    /** Urgent bytes stepped over in this call (a peek must step over them too). */
+    let skipped = 0;
     let deadline = -1;
     do {
       const c = this.conn;
-      const avail = c === null ? 0 : c.recvQ.length - (peek ? copied : 0);
+      const avail = c === null ? 0 : c.recvQ.length - (peek ? copied + skipped : 0);
       if (avail > 0) {
+        let want = Math.min(avail, len - copied);
+        if (c!.urgState !== UrgState.None) {
+          // tcp_recvmsg_locked: stop at the urgent mark once something was read; at the mark,
+          // step over the urgent byte (unless SO_OOBINLINE); before it, read up to it only.
+          c!.oobInline = this.oobInline;
+          const off = seqDiff(c!.urgSeq, seqPlus(c!.copiedSeq, peek ? copied + skipped : 0));
+          if (off === 0) {
+            if (copied > 0) break;
+            if (!this.oobInline) {
+              if (peek) skipped++;
+              else {
+                c!.recvQ.consume(1);
+                c!.bytesRead++;
+              }
+              this.urgentPassed(c!);
+              continue;
+            }
+          } else if (off > 0 && off < want) want = off;
+        }
         // Data: take what fits (a zero-length read takes nothing and returns 0).
-        const n = this.take(c!, bufs, copied, Math.min(avail, len - copied), peek, (flags & MSG_TRUNC) !== 0);
+        const n = this.take(c!, bufs, copied, copied + skipped, want, peek, (flags & MSG_TRUNC) !== 0);
         copied += n;
+        if (!peek) this.urgentPassed(c!);
         if (copied >= len || n === 0) break;
         continue;
       }
@@ -687,8 +728,41 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     return copied;
   }
 
+  /** Once reading has gone past the urgent byte, urgent data is over (urg_data = 0). */
+  private urgentPassed(c: TcpConnection): void {
+    if (c.urgState !== UrgState.None && c.urgState !== UrgState.NotYet && seqBefore(c.urgSeq, c.copiedSeq)) c.urgState = UrgState.None;
+  }
+
+  /** tcp_recv_urg: recv(MSG_OOB) returns the urgent byte once (EINVAL when there is none or it was read, EAGAIN before it arrives). */
+  private recvUrgent(bufs: readonly Uint8Array[], flags: number): number {
+    const c = this.conn;
+    if (this.oobInline || c === null || c.urgState === UrgState.None || c.urgState === UrgState.Read) return -Errno.EINVAL;
+    if (this.skState() === TcpState.Closed && !c.peerFinished) return -Errno.ENOTCONN;
+    if (c.urgState === UrgState.Valid) {
+      if ((flags & MSG_PEEK) === 0) c.urgState = UrgState.Read;
+      let len = 0;
+      for (const b of bufs) len += b.length;
+      if (len > 0) {
+        if ((flags & MSG_TRUNC) === 0) {
+          const first = bufs.find((b) => b.length > 0)!;
+          first[0] = c.urgByte;
+        }
+        return 1;
+      }
+      return 0;
+    }
+    if (this.skState() === TcpState.Closed || (this.shutdownBits() & RCV_SHUTDOWN) !== 0) return 0;
+    return -Errno.EAGAIN;
+  }
+
+  /** SIOCATMARK: the next byte to read is the urgent one. */
+  atMark(): number {
+    const c = this.conn;
+    return c !== null && c.urgState !== UrgState.None && c.urgSeq === c.copiedSeq ? 1 : 0;
+  }
+
   /** Copies (or with MSG_TRUNC discards) up to `n` bytes into the buffers at `at`; a peek leaves them queued. */
-  private take(c: TcpConnection, bufs: readonly Uint8Array[], at: number, n: number, peek: boolean, discard: boolean): number {
+  private take(c: TcpConnection, bufs: readonly Uint8Array[], at: number, qoff: number, n: number, peek: boolean, discard: boolean): number {
     let done = 0;
     let skip = at;
     for (let i = 0; i < bufs.length && done < n; i++) {
@@ -699,7 +773,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
       }
       const want = Math.min(b.length - skip, n - done);
       let got: number;
-      if (peek) got = c.recvQ.peek(b, skip, at + done, want);
+      if (peek) got = c.recvQ.peek(b, skip, qoff + done, want);
       else if (discard) {
         got = Math.min(want, c.recvQ.length);
         c.recvQ.consume(got);
@@ -798,10 +872,18 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     return 0;
   }
 
-  /** FIONREAD (SIOCINQ). */
+  /** FIONREAD (SIOCINQ, Linux's tcp_inq): 0 while connecting; with urgent data pending (not inline), the bytes before it. */
   inq(): number {
     if (this.listener !== null) return -Errno.EINVAL;
-    return this.conn === null ? 0 : this.conn.recvQ.length;
+    const c = this.conn;
+    if (c === null) return 0;
+    const st = c.state;
+    if (st === TcpState.SynSent || st === TcpState.SynReceived) return 0;
+    const copied = c.copiedSeq;
+    if (!this.oobInline && c.urgState !== UrgState.None && !seqBefore(c.urgSeq, copied) && seqBefore(c.urgSeq, seqPlus(copied, c.recvQ.length))) {
+      return seqDiff(c.urgSeq, copied);
+    }
+    return c.recvQ.length;
   }
 
   /** write_seq − snd_una left behind by tcp_disconnect, which also moves write_seq on by max_window + 2. */

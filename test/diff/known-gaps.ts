@@ -37,14 +37,6 @@ const onlyCounts = (k: TraceEntry | undefined, x: TraceEntry | undefined): boole
 
 export const KNOWN_GAPS: readonly KnownGap[] = [
   {
-    key: 'tcp-urgent-data',
-    why: 'TCP urgent data (MSG_OOB on a stream socket, the urgent pointer, SIOCATMARK, POLLPRI) is not implemented: an OOB byte stays in the stream',
-    matches(sc, step) {
-      const streams = STREAM_NAMES(sc, step);
-      return sc.steps.slice(0, step + 1).some((st) => /^send/.test(String(st[0])) && String(st[3]).includes('OOB') && streams.has(String(st[1])));
-    },
-  },
-  {
     key: 'buffer-accounting',
     why: "Linux charges buffers by skb truesize and grows them by its own heuristics; xlio-ts counts payload bytes, so how much a send accepts or a read returns under buffer pressure differs (the data itself is the same stream)",
     matches(sc, step, k, x) {

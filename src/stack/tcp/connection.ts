@@ -82,6 +82,9 @@ const UNSPECIFIED6 = new Uint8Array(16);
  */
 export const TimerKind = { Retransmit: 1, DelayedAck: 2, Keepalive: 3 } as const;
 
+/** What a connection knows of urgent data received (Linux's urg_data states). */
+export const UrgState = { None: 0, NotYet: 1, Valid: 2, Read: 3 } as const;
+
 /** What a connection needs from the stack. */
 export interface TcpHost {
   readonly now: number;
@@ -229,6 +232,18 @@ export class TcpConnection {
    * ACKs wait to ride on the next reply instead of going at once; a delayed-ACK timeout ends it.
    */
   pingpong = false;
+  /** Urgent mode while sending (SND.UP past SND.UNA, RFC 9293 §3.8.5): set by send(MSG_OOB). */
+  urgMode = false;
+  sndUp = 0;
+  /**
+   * Urgent data received (Linux's urg_data): none, a pointer seen but the byte not yet here,
+   * the byte here (urgByte, at urgSeq), or the byte read with MSG_OOB.
+   */
+  urgState = 0;
+  urgByte = 0;
+  urgSeq = 0;
+  /** SO_OOBINLINE: the urgent byte stays in the stream. */
+  oobInline = false;
   /** A MSG_MORE send left a partial segment queued: only an ACK of new data, a window change or a FIN sends it. */
   heldByMore = false;
   /** TCP_DEFER_ACCEPT on a connecting socket: the handshake's last ACK is held back for data. */
@@ -545,8 +560,19 @@ export class TcpConnection {
     }
     const unaBefore = this.sndUna, wndBefore = this.sndWnd;
     if (!this.ackArrives(seg)) return;
+    if (this.urgMode && !seqBefore(this.sndUna, this.sndUp)) this.urgMode = false;
+    // Sixth: the URG bit (RFC 9293 §3.10.7.4, Linux's tcp_urg).
+    if ((f & TcpFlags.URG) !== 0 && this.state !== TcpState.CloseWait && this.state !== TcpState.Closing && this.state !== TcpState.LastAck && this.state !== TcpState.TimeWait) this.urgentPointerArrives(seg);
     // Seventh: segment text.
     if (seg.payloadLength > 0) this.dataArrives(seg);
+    if (this.urgState === UrgState.NotYet) {
+      const ptr = seqDiff(this.urgSeq, seg.seq);
+      if (ptr >= 0 && ptr < seg.payloadLength && seqBefore(this.urgSeq, this.rcvNxt)) {
+        this.urgByte = seg.bytes[seg.payloadAt + ptr]!;
+        this.urgState = UrgState.Valid;
+        if (this.waker !== null) this.waker.tcpEvent(this, TcpEvent.Data);
+      }
+    }
     // Eighth: FIN.
     if (f & TcpFlags.FIN) {
       const finSeq = seqPlus(seg.seq, seg.payloadLength);
@@ -565,6 +591,36 @@ export class TcpConnection {
       this.push();
     }
     this.maybeAck();
+  }
+
+  /** Linux's tcp_check_urg: a new urgent pointer; the urgent byte is the one before it. */
+  private urgentPointerArrives(seg: SegmentIn): void {
+    let ptr = seg.urgentPointer;
+    if (ptr !== 0) ptr--;
+    ptr = seqPlus(seg.seq, ptr);
+    const copied = this.copiedSeq;
+    if (seqBefore(ptr, copied)) return; // already read past it
+    if (seqBefore(ptr, this.rcvNxt)) return; // do not replay an old pointer
+    if (this.urgState !== UrgState.None && !seqBefore(this.urgSeq, ptr)) return; // not newer
+    // The last byte read was urgent and a new pointer comes: step over the old byte for good.
+    if (this.urgSeq === copied && this.urgState !== UrgState.None && !this.oobInline && copied !== this.rcvNxt) {
+      this.recvQ.consume(1);
+      this.bytesRead++;
+    }
+    this.urgState = UrgState.NotYet;
+    this.urgSeq = ptr;
+  }
+
+  /** The sequence number of the next byte the application reads (Linux's copied_seq). */
+  get copiedSeq(): number {
+    return seqPlus(this.rcvNxt, -this.recvQ.length - (this.peerFinished ? 1 : 0));
+  }
+
+  /** send(MSG_OOB): everything queued so far is urgent; its last byte is the urgent one. */
+  markUrgent(): void {
+    this.sndUp = seqPlus(this.sndUna, this.sendQ.length);
+    this.urgMode = seqBefore(this.sndUna, this.sndUp);
+    this.push();
   }
 
   /** RFC 9293 §3.10.7.3. */
@@ -1063,7 +1119,7 @@ export class TcpConnection {
         const full = this.segmentRoom();
         const n = Math.min(unsent, full, room);
         // Nagle (RFC 896, RFC 9293 §3.7.4): hold a small segment while data is unacknowledged.
-        if (n < full && n === unsent && !this.finQueued) {
+        if (n < full && n === unsent && !this.finQueued && !this.urgMode) {
           if (this.cork) break;
           if (!this.noDelay && flight > 0) break;
         }

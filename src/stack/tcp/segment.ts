@@ -11,6 +11,8 @@ export class SegmentIn {
   flags = 0;
   /** The raw 16-bit window field (scaled by the receiver per RFC 7323 §2.3). */
   window = 0;
+  /** The urgent pointer field (meaningful with URG). */
+  urgentPointer = 0;
   readonly options = new TcpOptionsScratch();
   bytes: Uint8Array = new Uint8Array(0);
   payloadAt = 0;

@@ -16,7 +16,7 @@ import type { NetInterface } from '../interface.js';
 import type { Stack } from '../stack.js';
 import { TcpConnection, TcpState, type TcpHost } from './connection.js';
 import { TcpListener } from './listener.js';
-import { SegmentIn, seqPlus } from './segment.js';
+import { SegmentIn, seqBefore, seqDiff, seqPlus } from './segment.js';
 import { TimerWheel, type Timer } from './timer-wheel.js';
 import { IsnGenerator } from './isn.js';
 import { SynCookies } from './syn-cookie.js';
@@ -427,6 +427,15 @@ export class TcpLayer implements TcpHost {
     seg[o + 17] = 0;
     seg[o + 18] = 0;
     seg[o + 19] = 0;
+    // Urgent mode (RFC 9293 §3.8.5, Linux's tcp_transmit_skb): segments before SND.UP carry URG
+    // and the pointer (one past the urgent byte, as BSD and Linux), 0xffff while it is out of reach.
+    if (c.urgMode && (flags & (TcpFlags.SYN | TcpFlags.RST)) === 0 && seqBefore(seq, c.sndUp)) {
+      const d = seqDiff(c.sndUp, seq);
+      if (d < 0x10000 || seqBefore(c.sndNxt, seqPlus(seq, 0xffff))) {
+        seg[o + 13] = (flags | TcpFlags.URG) & 0xff;
+        writeU16(seg, o + 18, Math.min(d, 0xffff));
+      }
+    }
     for (let k = 0; k < ol; k++) seg[o + TCP_MIN_HEADER_LEN + k] = opts[k]!;
     if (dataLength > 0) c.sendQ.peek(seg, o + hl, dataOffset, dataLength);
     this.counters.segmentsOut++;
@@ -503,6 +512,7 @@ export class TcpLayer implements TcpHost {
     seg.ack = ((bytes[at + 8]! << 24) | (bytes[at + 9]! << 16) | (bytes[at + 10]! << 8) | bytes[at + 11]!);
     seg.flags = ((bytes[at + 12]! & 1) << 8) | bytes[at + 13]!;
     seg.window = (bytes[at + 14]! << 8) | bytes[at + 15]!;
+    seg.urgentPointer = (bytes[at + 18]! << 8) | bytes[at + 19]!;
     const hl = (bytes[at + 12]! >>> 4) * 4;
     seg.bytes = bytes;
     seg.payloadAt = at + hl;
