@@ -221,6 +221,8 @@ export class UdpSocketFile extends SocketFile implements UdpWaker {
         if (!u.connected) return -Errno.EDESTADDRREQ;
         if (u.remoteFamily === 4) {
           if (u.v6Only) return -Errno.ENETUNREACH;
+          // udpv6_sendmsg hands a v4-mapped peer to udp_sendmsg as an explicit address: port 0 is EINVAL there.
+          if (u.remotePort === 0) return -Errno.EINVAL;
           return this.send4(data, flags, null, 0);
         }
       }
