@@ -67,15 +67,12 @@ export class TcpPortTable {
   }
 
   /** Whether `s` binding to (its address, port) conflicts with a holder (inet_csk_bind_conflict). */
-  conflict(s: TcpSocket, port: number, listening: boolean): boolean {
-    const reuse = s.reuseAddr && !listening;
+  conflict(s: TcpSocket, port: number, _listening: boolean): boolean {
     for (const o of this.holders(port)) {
       if (o === s) continue;
       if (s.boundDevice !== 0 && o.boundDevice !== 0 && s.boundDevice !== o.boundDevice) continue;
-      // listen() meets only other listeners: bind already settled the rest (the kernel lets
-      // one of two SO_REUSEADDR sockets bound to one address listen, not both).
-      if (listening && o.skState() !== TcpState.Listen) continue;
-      if (reuse && o.reuseAddr && o.skState() !== TcpState.Listen) continue;
+      // inet_bind_conflict (for bind and listen alike): two SO_REUSEADDR sockets share unless the other listens.
+      if (s.reuseAddr && o.reuseAddr && o.skState() !== TcpState.Listen) continue;
       if (s.reusePort && o.reusePort) continue;
       if (s.addressOverlaps(o)) return true;
     }
