@@ -48,7 +48,7 @@ export class LinkDriver implements SocketDriver {
     return this.clock();
   }
 
-  /** One round of work: received frames, due timers. Returns the stack's next deadline; `progress` says whether frames arrived. */
+  /** One round of work: received frames, due timers. Returns the stack's next deadline. */
   pump(): number {
     this.frames = 0;
     while (this.link.receive(this.onFrame, BATCH) === BATCH) {
@@ -57,29 +57,27 @@ export class LinkDriver implements SocketDriver {
     return this.stack.poll(this.now());
   }
 
-  get progress(): boolean {
-    return this.frames > 0;
+  /** A pump round, then how long to park (ms) before `deadline` or the next timer; −1: no park (frames came, or it is time). */
+  private parkTime(deadline: number): number {
+    const next = this.pump();
+    if (this.frames > 0) return -1;
+    const now = this.now();
+    const until = Math.min(deadline, next);
+    if (until <= now) return -1;
+    return Math.min(MAX_PARK_MS, (until - now) / 1000);
   }
 
   wait(deadline: number): void {
-    const next = this.pump();
-    if (this.frames > 0) return;
-    const now = this.now();
-    const until = Math.min(deadline, next);
-    if (until <= now) return;
-    const ms = Math.min(MAX_PARK_MS, Math.max(0, (until - now) / 1000));
+    const ms = this.parkTime(deadline);
+    if (ms < 0) return;
     this.link.waitForData(ms);
     this.pump();
   }
 
   /** The main thread's wait: as wait(), parked with Atomics.waitAsync so the event loop runs meanwhile. */
   async waitAsync(deadline: number): Promise<void> {
-    const next = this.pump();
-    if (this.frames > 0) return;
-    const now = this.now();
-    const until = Math.min(deadline, next);
-    if (until <= now) return;
-    const ms = Math.min(MAX_PARK_MS, Math.max(0, (until - now) / 1000));
+    const ms = this.parkTime(deadline);
+    if (ms < 0) return;
     // Atomics.waitAsync holds no handle on the event loop: a timer keeps the process alive while we wait.
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([this.link.waitForDataAsync(ms), new Promise<void>((r) => (timer = setTimeout(r, Math.ceil(ms))))]);

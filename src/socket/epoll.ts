@@ -61,12 +61,6 @@ export class Epoll extends OpenFile {
     return this.items.size;
   }
 
-  get readyCount(): number {
-    let n = 0;
-    for (let i = this.rdHead; i !== null; i = i.rdNext) n++;
-    return n;
-  }
-
   // ---------------------------------------------------------------------------------------
   // The ready list
 

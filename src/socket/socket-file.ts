@@ -4,7 +4,6 @@
 
 import type { Stack } from '../stack/stack.js';
 import { OpenFile } from './file.js';
-import { Errno } from '../errno.js';
 
 /** What socket calls need from the API object that runs them. */
 export interface SocketContext {
@@ -92,12 +91,4 @@ export abstract class SocketFile extends OpenFile {
     return timeoUs === 0 ? Infinity : this.ctx.now() + timeoUs;
   }
 
-  /** SO_RCVBUF / SO_SNDBUF as Linux stores them (sock_setsockopt: min(val, max) · 2, at least the minimum). */
-  static doubledBuffer(val: number, max: number, min: number, force: boolean): number {
-    const v = force ? Math.max(0, val) : Math.min(val >>> 0, max);
-    return Math.max(Math.min(v, 0x3fffffff) * 2, min);
-  }
-
-  /** The errno for using a socket of a type that does not have the call. */
-  static readonly EOPNOTSUPP = -Errno.EOPNOTSUPP;
 }

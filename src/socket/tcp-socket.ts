@@ -67,7 +67,7 @@ export class TcpPortTable {
   }
 
   /** Whether `s` binding to (its address, port) conflicts with a holder (inet_csk_bind_conflict). */
-  conflict(s: TcpSocket, port: number, _listening: boolean): boolean {
+  conflict(s: TcpSocket, port: number): boolean {
     for (const o of this.holders(port)) {
       if (o === s) continue;
       if (s.boundDevice !== 0 && o.boundDevice !== 0 && s.boundDevice !== o.boundDevice) continue;
@@ -84,7 +84,7 @@ export class TcpPortTable {
     const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
     for (let k = 0; k < span; k++) {
       const port = EPHEMERAL_LOW + ((start + k) % span);
-      if (!this.conflict(s, port, false) && !this.taken(port)) return port;
+      if (!this.conflict(s, port) && !this.taken(port)) return port;
     }
     return 0;
   }
@@ -309,7 +309,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     }
     let port = a.port;
     if (port === 0) port = this.ports.pick(this, this.ctx.stack.rng.int(0, EPHEMERAL_HIGH - EPHEMERAL_LOW));
-    if (port === 0 || this.ports.conflict(this, port, false)) {
+    if (port === 0 || this.ports.conflict(this, port)) {
       this.local4 = old4;
       this.local6.set(old6);
       this.localIs4 = oldIs4;
@@ -350,7 +350,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     if (this.boundPort === 0) {
       const r = this.autobind();
       if (r < 0) return -Errno.EADDRINUSE;
-    } else if (this.ports.conflict(this, this.boundPort, true)) return -Errno.EADDRINUSE;
+    } else if (this.ports.conflict(this, this.boundPort)) return -Errno.EADDRINUSE;
     const tcp = this.ctx.stack.tcp;
     try {
       const addr = this.family === 4 ? this.local4 : this.localIs4 ? v4MappedAddress(this.local4) : this.local6;
@@ -681,7 +681,6 @@ export class TcpSocket extends SocketFile implements TcpWaker {
         if (c!.urgState !== UrgState.None) {
           // tcp_recvmsg_locked: stop at the urgent mark once something was read; at the mark,
           // step over the urgent byte (unless SO_OOBINLINE); before it, read up to it only.
-          c!.oobInline = this.oobInline;
           const off = seqDiff(c!.urgSeq, seqPlus(c!.copiedSeq, peek ? copied + skipped : 0));
           if (off === 0) {
             if (copied > 0) break;

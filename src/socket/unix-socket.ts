@@ -269,9 +269,6 @@ export class UnixSocket extends SocketFile {
     return this.peer === null ? 0 : this.peer.queuedBytes;
   }
 
-  static isStreamType(type: number): boolean {
-    return type === SOCK_STREAM || type === SOCK_SEQPACKET;
-  }
 }
 
 function prefix(bufs: readonly Uint8Array[], i: number): number {

@@ -17,10 +17,10 @@ import { EpollEvent, FdSet, MsgHdr, PollFd, SockAddr } from '../../src/socket/ty
 import {
   AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC, F_GETFL, F_SETFL, FIONBIO, O_NONBLOCK, SOL_SOCKET, SO_DOMAIN, SO_TYPE,
 } from '../../src/socket/constants.js';
-import { Stack } from '../../src/stack/stack.js';
-import { SeededRng, hashSeed } from '../../src/rng.js';
+import { hashSeed } from '../../src/rng.js';
 import { formatIpv4, formatIpv6, ipv4, ipv6 } from '../../src/wire/address.js';
 import type { Scenario, Trace, TraceEntry } from '../support/kernel-oracle.js';
+import { LocalStack } from '../support/local-stack.js';
 
 /** Like the kernel runner's per-step interval timer. */
 export const STEP_TIMEOUT_US = 3_000_000;
@@ -220,10 +220,8 @@ export interface XlioTrace extends Trace {
   notes?: string[];
 }
 
-class XlioScenario {
-  readonly stack: Stack;
+class XlioScenario extends LocalStack {
   readonly api: Sockets;
-  now = START_US;
   private stepStart = START_US;
   private waits = 0;
   private sigpipe = false;
@@ -234,20 +232,14 @@ class XlioScenario {
   readonly base = 3;
 
   constructor(readonly index: number) {
-    const stack = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 1), rng: new SeededRng(1000 + index), ipv6: true });
-    stack.attach({ mtu: 1500, transmit: () => {} });
-    stack.addAddress(ipv4('198.18.0.1'), 32, stack.primary, { dad: false });
-    stack.addAddress(ipv4('198.18.0.2'), 32, stack.primary, { dad: false });
-    stack.addAddress(ipv6('fd00::1'), 128, stack.primary, { dad: false });
-    stack.addAddress(ipv6('fd00::2'), 128, stack.primary, { dad: false });
-    this.stack = stack;
+    super(1000 + index, START_US, SETTLE_ROUNDS);
     const self = this;
     const driver: SocketDriver = {
       canBlock: true,
       now: () => self.now,
       wait: (deadlineUs: number) => self.wait(deadlineUs),
     };
-    this.api = new Sockets(stack, { driver, firstFd: this.base, maxFds: 1 << 20 });
+    this.api = new Sockets(this.stack, { driver, firstFd: this.base, maxFds: 1 << 20 });
     this.api.onSignal = () => {
       this.sigpipe = true;
     };
@@ -256,23 +248,12 @@ class XlioScenario {
 
   // -- time --
 
-  private activity(): number {
-    return this.stack.counters.framesIn + this.stack.counters.framesOut;
-  }
-
-  /** Polls the stack until nothing is due now; returns its next deadline. */
-  settle(): number {
-    let next = this.stack.poll(this.now);
-    for (let i = 0; i < SETTLE_ROUNDS && next <= this.now; i++) next = this.stack.poll(this.now);
-    return next;
-  }
-
   /** The driver's wait: run what is pending; if nothing was, advance the clock to the next timer or the deadline. */
   wait(deadlineUs: number): void {
     if (++this.waits > MAX_WAITS_PER_STEP) throw new StepTimeout(`more than ${MAX_WAITS_PER_STEP} driver waits in one step`);
-    const before = this.activity();
+    const before = this.activity;
     const next = this.settle();
-    if (this.activity() !== before) return;
+    if (this.activity !== before) return;
     const limit = this.stepStart + STEP_TIMEOUT_US;
     const t = Math.min(deadlineUs, next, limit);
     if (t >= limit) {
@@ -280,18 +261,6 @@ class XlioScenario {
       throw new StepTimeout(`blocked past ${STEP_TIMEOUT_US} µs (deadline ${deadlineUs}, next timer ${next})`);
     }
     if (t > this.now) this.now = t;
-    this.settle();
-  }
-
-  /** `sleep`: time passes, timers run when they come due. */
-  sleep(us: number): void {
-    const target = this.now + us;
-    for (let i = 0; i < 100_000; i++) {
-      const next = this.settle();
-      if (next > target) break;
-      this.now = Math.max(this.now, next);
-    }
-    this.now = target;
     this.settle();
   }
 
@@ -462,7 +431,7 @@ class XlioScenario {
       case 'epoll_ctl': return this.opEpollCtl(a[0], a[1], a[2], a[3] ?? null);
       case 'epoll_wait': return this.opEpollWait(a[0], a[1], a[2]);
       case 'sleep':
-        this.sleep(pyInt(a[0]) * 1000);
+        this.advance(pyInt(a[0]) * 1000);
         return { ret: 0 };
       default:
         throw new RunnerError(`unknown step ${pyRepr(st[0])}`);

@@ -16,11 +16,10 @@ import * as K from '../../src/socket/constants.js';
 import { Sockets, type SocketDriver } from '../../src/socket/sockets.js';
 import { EpollEvent, FdSet, MMsgHdr, MsgHdr, PollFd, SockAddr } from '../../src/socket/types.js';
 import { UdpSocketFile } from '../../src/socket/udp-socket.js';
-import { Stack } from '../../src/stack/stack.js';
-import { SeededRng } from '../../src/rng.js';
 import { ipv4, ipv6 } from '../../src/wire/address.js';
 import { runOnXlio, stableIndex } from '../diff/xlio-runner.js';
 import { kernelOracleSkipReason, runOnKernel, type Scenario, type TraceEntry } from '../support/kernel-oracle.js';
+import { LocalStack } from '../support/local-stack.js';
 
 const ORACLE_SKIP = kernelOracleSkipReason() ?? false;
 
@@ -31,20 +30,13 @@ const A4 = ipv4('198.18.0.1');
 const B4 = ipv4('198.18.0.2');
 const A6 = ipv6('fd00::1');
 
-class World {
-  now = 1_000_000;
-  readonly stack: Stack;
+class World extends LocalStack {
   readonly api: Sockets;
   private readonly timeLimit: number;
 
   constructor(opts: { maxFds?: number; firstFd?: number; seed?: number; blocking?: boolean } = {}) {
-    const stack = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 1), rng: new SeededRng(opts.seed ?? 7), ipv6: true });
-    stack.attach({ mtu: 1500, transmit: () => {} });
-    stack.addAddress(A4, 32, stack.primary, { dad: false });
-    stack.addAddress(B4, 32, stack.primary, { dad: false });
-    stack.addAddress(A6, 128, stack.primary, { dad: false });
-    stack.addAddress(ipv6('fd00::2'), 128, stack.primary, { dad: false });
-    this.stack = stack;
+    super(opts.seed ?? 7, 1_000_000, 200);
+    const stack = this.stack;
     this.timeLimit = this.now + 600_000_000;
     const driver: SocketDriver = {
       canBlock: opts.blocking ?? true,
@@ -58,29 +50,10 @@ class World {
     this.settle();
   }
 
-  /** Runs the stack until nothing is due now (loopback traffic delivered, ACKs back). */
-  settle(): number {
-    let next = this.stack.poll(this.now);
-    for (let i = 0; i < 200 && next <= this.now; i++) next = this.stack.poll(this.now);
-    return next;
-  }
-
-  /** Time passes; timers run as they come due. */
-  advance(us: number): void {
-    const target = this.now + us;
-    for (let i = 0; i < 100_000; i++) {
-      const next = this.settle();
-      if (next > target) break;
-      this.now = Math.max(this.now, next);
-    }
-    this.now = target;
-    this.settle();
-  }
-
   private wait(deadline: number): void {
-    const before = this.stack.counters.framesIn + this.stack.counters.framesOut;
+    const before = this.activity;
     const next = this.settle();
-    if (this.stack.counters.framesIn + this.stack.counters.framesOut !== before) return;
+    if (this.activity !== before) return;
     const t = Math.min(deadline, next);
     if (!(t < this.timeLimit)) throw new Error('a blocking call would block forever');
     if (t > this.now) this.now = t;
