@@ -360,6 +360,9 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     }
     this.listener.onAcceptable = this.onAcceptable;
     this.listener.deferRetrans = secsToRetrans(this.deferAccept);
+    // A socket shut down before listen() hands its shutdown bits to its children.
+    this.listener.childRcvShutdown = (this.userShutdown & RCV_SHUTDOWN) !== 0;
+    this.listener.childSendShutdown = (this.userShutdown & SEND_SHUTDOWN) !== 0;
     this.conn = null;
     return 0;
   }
@@ -413,10 +416,6 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     this.routeCached = true;
     inheritOptions(this, from);
     this.applyOptions(c);
-    // A listener shut down before listen() hands its shutdown bits to its children: the
-    // kernel's child then behaves as shut down — its FIN goes out, new data resets it.
-    c.rcvShutdown = (this.userShutdown & RCV_SHUTDOWN) !== 0;
-    if ((this.userShutdown & SEND_SHUTDOWN) !== 0) c.shutdownWrite();
     if (from.err === 0 && c.error !== null) {
       this.err = errnoOf(c.error);
       c.error = null;
@@ -539,6 +538,9 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     c.userTimeoutUs = this.userTimeoutMs * 1000;
     c.deferHandshakeAck = this.deferAccept > 0;
     c.oobInline = this.oobInline;
+    // TCP_QUICKACK 0 before connect enters pingpong mode, which outlives tcp_connect: the
+    // handshake's ACK is then delayed (tcp_rcv_synsent_state_process).
+    if (!this.quickAckOn) c.pingpong = true;
     if (this.keepalive) c.setKeepalive(true);
   }
 
@@ -607,8 +609,11 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     for (let i = 0; i < bufs.length; i++) total += bufs[i]!.length;
     const more = (flags & MSG_MORE) !== 0;
     const oob = (flags & MSG_OOB) !== 0;
-    // Hold the data while it is copied: MSG_MORE sends it later, MSG_OOB once it is marked urgent.
-    if (more || oob) c.cork = true;
+    // Hold the data while it is copied: MSG_MORE sends it later, MSG_OOB once it is marked urgent;
+    // several buffers go out together, as tcp_sendmsg copies every iovec before its final
+    // tcp_push (only full segments leave while it copies).
+    const hold = more || oob || bufs.length > 1;
+    if (hold) c.cork = true;
     for (let b = 0, off = 0; ; ) {
       if (this.err !== 0 || (this.shutdownBits() & SEND_SHUTDOWN) !== 0) {
         if (copied > 0) break;
@@ -629,7 +634,11 @@ export class TcpSocket extends SocketFile implements TcpWaker {
       this.noSpace = true;
       if (dontwait) break;
       if (deadline < 0) deadline = this.deadline(this.sndTimeoUs);
-      if (!this.ctx.sleep(deadline)) break;
+      // tcp_sendmsg pushes what it holds before it waits for space.
+      if (hold) c.setCork(this.cork);
+      const woke = this.ctx.sleep(deadline);
+      if (hold && this.conn === c) c.cork = true;
+      if (!woke) break;
     }
     // MSG_MORE corks only this call's push (tcp_push with TCP_NAGLE_CORK): the next output
     // event — an ACK, a later send — may send what it held back, Nagle permitting.

@@ -16,6 +16,7 @@ import { RttEstimator } from './rtt.js';
 import { createCongestionControl, type CongestionAlgorithm, type CongestionControl } from './congestion.js';
 import { seqAtOrBefore, seqBefore, seqDiff, seqPlus, type SegmentIn } from './segment.js';
 import { DUP_THRESH, Scoreboard, SegmentTag } from './scoreboard.js';
+import { RcvMemory } from './rcv-memory.js';
 
 export const TcpState = {
   Closed: 'CLOSED',
@@ -246,6 +247,10 @@ export class TcpConnection {
   oobInline = false;
   /** A MSG_MORE send left a partial segment queued: only an ACK of new data, a window change or a FIN sends it. */
   heldByMore = false;
+  /** Receive memory as Linux accounts it, to know when its fast path would not be taken. */
+  private readonly rcvMem = new RcvMemory();
+  /** The segment being processed went down Linux's slow path for lack of receive memory. */
+  private rcvSlowPath = false;
   /** TCP_DEFER_ACCEPT on a connecting socket: the handshake's last ACK is held back for data. */
   deferHandshakeAck = false;
   /** When in-order data last arrived (Linux's icsk_ack.lrcvtime); −1: never. */
@@ -559,6 +564,7 @@ export class TcpConnection {
       }
     }
     const unaBefore = this.sndUna, wndBefore = this.sndWnd;
+    this.rcvSlowPath = false;
     if (!this.ackArrives(seg)) return;
     if (this.urgMode && !seqBefore(this.sndUna, this.sndUp)) this.urgMode = false;
     // Sixth: the URG bit (RFC 9293 §3.10.7.4, Linux's tcp_urg).
@@ -586,7 +592,7 @@ export class TcpConnection {
     // Linux's fast path pushes pending data only when the ACK moved SND.UNA; a FIN or a window
     // change takes the slow path, which always does (tcp_data_snd_check). Data a MSG_MORE send
     // held back therefore waits for one of those.
-    if (!this.heldByMore || this.sndUna !== unaBefore || this.sndWnd !== wndBefore || (f & TcpFlags.FIN) !== 0) {
+    if (!this.heldByMore || this.sndUna !== unaBefore || this.sndWnd !== wndBefore || (f & TcpFlags.FIN) !== 0 || this.rcvSlowPath) {
       this.heldByMore = false;
       this.push();
     }
@@ -991,6 +997,7 @@ export class TcpConnection {
     }
     this.unackedSegments++;
     if (seq === this.rcvNxt) {
+      this.rcvSlowPath = this.rcvMem.arrive(len, this.bytesReceived, this.bytesRead);
       const n = this.recvQ.write(seg.bytes, at, len);
       this.rcvNxt = seqPlus(this.rcvNxt, n);
       this.bytesReceived += n;
@@ -998,6 +1005,7 @@ export class TcpConnection {
         const pulled = this.ooo.pull(this.rcvNxt, this.recvQ);
         this.rcvNxt = seqPlus(this.rcvNxt, pulled);
         this.bytesReceived += pulled;
+        this.rcvMem.extend(this.bytesReceived);
         this.ackNow = true; // RFC 5681 §4.2: a segment filling a gap is ACKed at once
       }
       if (this.hasPendingFin && this.pendingFinSeq === this.rcvNxt) {
@@ -1018,20 +1026,26 @@ export class TcpConnection {
   private finArrives(): void {
     this.rcvNxt = seqPlus(this.rcvNxt, 1);
     this.peerFinished = true;
-    this.ackNow = true;
     switch (this.state) {
       case TcpState.SynReceived:
       case TcpState.Established:
+        // Linux's tcp_fin: CLOSE-WAIT enters interactive mode, so the FIN's ACK is delayed
+        // (it usually rides on our own FIN or reply).
         this.state = TcpState.CloseWait;
+        this.pingpong = true;
+        this.unackedSegments++;
         break;
       case TcpState.FinWait1:
         // Our FIN not yet acknowledged: simultaneous close (§3.6).
+        this.ackNow = true;
         this.state = TcpState.Closing;
         break;
       case TcpState.FinWait2:
+        this.ackNow = true;
         this.enterTimeWait();
         break;
       default:
+        this.ackNow = true;
         break;
     }
     if (this.waker !== null) this.waker.tcpEvent(this, TcpEvent.State);

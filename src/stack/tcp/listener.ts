@@ -25,6 +25,13 @@ export class TcpListener {
   overflows = 0;
   cookiesSent = 0;
   closed = false;
+  /**
+   * The listening socket's shutdown bits, which its children inherit (sk_clone_lock copies
+   * sk_shutdown): a child shut for receiving resets on data; one shut for sending sends its
+   * FIN as soon as it is established (tcp_rcv_state_process, SYN-RECV).
+   */
+  childRcvShutdown = false;
+  childSendShutdown = false;
   /** Called when a connection is ready to accept (for the socket layer's readiness). */
   onAcceptable: (() => void) | null = null;
 

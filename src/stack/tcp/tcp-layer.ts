@@ -348,6 +348,8 @@ export class TcpLayer implements TcpHost {
     if (l === null || l.closed) return;
     l.synQueue = Math.max(0, l.synQueue - 1);
     l.acceptQueue.push(c);
+    if (l.childRcvShutdown) c.rcvShutdown = true;
+    if (l.childSendShutdown) c.shutdownWrite();
     this.counters.passiveOpens++;
     l.onAcceptable?.();
   }
