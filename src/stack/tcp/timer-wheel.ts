@@ -57,6 +57,16 @@ export class TimerWheel {
   /** Earliest deadline per slot list, valid unless marked stale (its holder was removed). */
   private readonly slotMin = new Float64Array(OVERFLOW + 1).fill(Infinity);
   private readonly slotStale = new Uint8Array(OVERFLOW + 1);
+  /**
+   * Slot lists known to be in non-increasing order of deadline from head to tail, so that
+   * the tail holds the minimum. Timers are mostly armed in deadline order (each at the head)
+   * and leave in deadline order, from the tail: then removing the earliest costs O(1) rather
+   * than a rescan of the slot, which made closing 100,000 connections quadratic.
+   */
+  private readonly slotSorted = new Uint8Array(OVERFLOW + 1);
+  private readonly tails: (Timer | null)[] = new Array<Timer | null>(OVERFLOW + 1).fill(null);
+  /** Scratch for sorting a slot's list. */
+  private readonly sortScratch: Timer[] = [];
   private readonly heap: (Timer | null)[] = [];
   private heapLen = 0;
   private count = 0;
@@ -167,8 +177,14 @@ export class TimerWheel {
     t.where = idx;
     t.prev = null;
     t.next = head;
-    if (head !== null) head.prev = t;
-    else if (idx < OVERFLOW) this.bits[idx >>> 5]! |= 1 << (idx & 31);
+    if (head !== null) {
+      head.prev = t;
+      if (t.at < head.at) this.slotSorted[idx] = 0;
+    } else {
+      if (idx < OVERFLOW) this.bits[idx >>> 5]! |= 1 << (idx & 31);
+      this.tails[idx] = t;
+      this.slotSorted[idx] = 1;
+    }
     this.heads[idx] = t;
     if (t.at < this.slotMin[idx]!) {
       // Below the cached minimum (even a stale one, which bounds what is left): exact again.
@@ -187,9 +203,13 @@ export class TimerWheel {
         if (t.next === null && w < OVERFLOW) this.bits[w >>> 5]! &= ~(1 << (w & 31));
       }
       if (t.next !== null) t.next.prev = t.prev;
+      else this.tails[w] = t.prev;
       t.next = t.prev = null;
       if (this.heads[w] === null) {
         this.slotMin[w] = Infinity;
+        this.slotStale[w] = 0;
+      } else if (this.slotSorted[w] !== 0) {
+        this.slotMin[w] = this.tails[w]!.at;
         this.slotStale[w] = 0;
       } else if (t.at === this.slotMin[w]) this.slotStale[w] = 1;
     }
@@ -203,6 +223,7 @@ export class TimerWheel {
     let t: Timer | null = this.heads[idx]!;
     if (t === null) return;
     this.heads[idx] = null;
+    this.tails[idx] = null;
     this.slotMin[idx] = Infinity;
     this.slotStale[idx] = 0;
     if (idx < OVERFLOW) this.bits[idx >>> 5]! &= ~(1 << (idx & 31));
@@ -286,13 +307,32 @@ export class TimerWheel {
   /** min(best, the earliest deadline in a slot), rescanning the slot only when its cached minimum went stale. */
   private listMin(idx: number, best: number): number {
     if (this.slotStale[idx] !== 0) {
-      let m = Infinity;
-      for (let t: Timer | null = this.heads[idx]!; t !== null; t = t.next) if (t.at < m) m = t.at;
-      this.slotMin[idx] = m;
+      this.sortSlot(idx);
+      this.slotMin[idx] = this.tails[idx]!.at;
       this.slotStale[idx] = 0;
     }
     const m = this.slotMin[idx]!;
     return m < best ? m : best;
+  }
+
+  /** Orders a slot's list by deadline, latest first, so later removals of the earliest cost O(1). */
+  private sortSlot(idx: number): void {
+    const a = this.sortScratch;
+    a.length = 0;
+    for (let t: Timer | null = this.heads[idx]!; t !== null; t = t.next) a.push(t);
+    a.sort((x, y) => y.at - x.at || y.seq - x.seq);
+    let prev: Timer | null = null;
+    for (let i = 0; i < a.length; i++) {
+      const t = a[i]!;
+      t.prev = prev;
+      t.next = null;
+      if (prev !== null) prev.next = t;
+      prev = t;
+    }
+    this.heads[idx] = a[0]!;
+    this.tails[idx] = prev;
+    this.slotSorted[idx] = 1;
+    a.length = 0;
   }
 
   // ---- the ready heap, ordered by (at, seq) ----
