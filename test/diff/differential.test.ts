@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import { kernelOracleSkipReason, loadWrittenScenarios, runOnKernel, type Scenario, type Trace } from '../support/kernel-oracle.js';
 import { generateScenarios } from './generator.js';
-import { knownGap } from './known-gaps.js';
+import { kernelTraitsFrom, kernelTraitsProbe, knownGap } from './known-gaps.js';
 import { divergenceCategory, firstDivergence, formatDivergence, runOnXlio, stableIndex, type Divergence, type XlioTrace } from './xlio-runner.js';
 
 const DETAILED = 20;
@@ -71,6 +71,8 @@ test('differential: xlio-ts socket layer vs the Linux kernel', { timeout: 600_00
   const xlio = await xlioTraces(all);
   const t1 = Date.now();
   const kernel = await kernelP;
+  const traits = kernelTraitsFrom((await runOnKernel([kernelTraitsProbe]))[0]!);
+  if (traits.disconnectKeepsPort) t.diagnostic('kernel trait: a disconnected socket keeps its port number (Linux 6.18)');
   const t2 = Date.now();
   t.diagnostic(`${all.length} scenarios (${written.length} written, ${count} generated): xlio ${t1 - t0} ms, kernel done at ${t2 - t0} ms`);
 
@@ -80,7 +82,7 @@ test('differential: xlio-ts socket layer vs the Linux kernel', { timeout: 600_00
   for (let i = 0; i < all.length; i++) {
     const d = firstDivergence(kernel[i]!, xlio[i]!);
     if (d === null) continue;
-    const gap = knownGap(all[i]!, d.step, d.kernel, d.xlio);
+    const gap = knownGap(all[i]!, d.step, d.kernel, d.xlio, traits, kernel[i]!.trace);
     if (gap !== null) {
       const g = gaps.get(gap.key);
       if (g) g.count++;

@@ -5,12 +5,64 @@
 
 import type { Scenario, TraceEntry } from '../support/kernel-oracle.js';
 
+/** What a probe found out about the kernel the oracle runs on (see kernelTraitsProbe). */
+export interface KernelTraits {
+  /**
+   * After a disconnect (a failed connect, connect(AF_UNSPEC), shutdown of a listener) the
+   * socket keeps its local port number while the port itself is released, and listen(),
+   * bind() and some connect()s then fail with EINVAL. Seen on Linux 6.18; earlier kernels
+   * (and xlio-ts) release the port and clear it, so the socket can listen or bind again.
+   */
+  disconnectKeepsPort: boolean;
+}
+
+export const NO_KERNEL_TRAITS: KernelTraits = { disconnectKeepsPort: false };
+
+/** A scenario whose kernel trace tells the traits apart: a refused connect, then listen. */
+export const kernelTraitsProbe: Scenario = {
+  name: 'probe/disconnect-keeps-port',
+  steps: [
+    ['socket', 'a', 'INET', 'STREAM'],
+    ['connect', 'a', 'A4', 'P1'],
+    ['listen', 'a', 1],
+  ],
+};
+
+export function kernelTraitsFrom(probe: { trace: TraceEntry[] }): KernelTraits {
+  const connect = probe.trace[1], listen = probe.trace[2];
+  return { disconnectKeepsPort: connect?.['err'] === 'ECONNREFUSED' && listen?.['err'] === 'EINVAL' };
+}
+
 export interface KnownGap {
   key: string;
   why: string;
   /** Whether the first divergence (at `step`, kernel entry `k`, xlio entry `x`) is this gap. */
-  matches(sc: Scenario, step: number, k: TraceEntry | undefined, x: TraceEntry | undefined): boolean;
+  matches(sc: Scenario, step: number, k: TraceEntry | undefined, x: TraceEntry | undefined, traits: KernelTraits, ktrace: readonly TraceEntry[]): boolean;
 }
+
+/**
+ * The names that refer at `step` to the same open file as `name`, by descriptor number as the
+ * kernel's trace gave them out: a name whose socket was closed refers to whatever socket later
+ * took its number, and dup/dup2/dup3 add names for the same socket.
+ */
+const aliasesOf = (sc: Scenario, ktrace: readonly TraceEntry[], step: number, name: string): Set<string> => {
+  const fdOf = new Map<string, number>();
+  const fileOf = new Map<number, number>(); // descriptor → which open file (creation step)
+  for (let i = 0; i < step; i++) {
+    const st = sc.steps[i]!, fd = ktrace[i]?.['fd'];
+    if (typeof fd !== 'number') continue;
+    const op = String(st[0]);
+    const newName = String(op === 'accept' || op === 'dup' || op === 'dup2' || op === 'dup3' ? st[2] : st[1]);
+    fdOf.set(newName, fd);
+    const from = fdOf.get(String(st[1]));
+    fileOf.set(fd, op.startsWith('dup') && from !== undefined ? (fileOf.get(from) ?? i) : i);
+  }
+  const fd = fdOf.get(name);
+  const file = fd === undefined ? undefined : fileOf.get(fd);
+  const out = new Set<string>([name]);
+  if (file !== undefined) for (const [n, f] of fdOf) if (fileOf.get(f) === file) out.add(n);
+  return out;
+};
 
 const STREAM_NAMES = (sc: Scenario, upTo: number): Set<string> => {
   const s = new Set<string>();
@@ -86,6 +138,18 @@ export const KNOWN_GAPS: readonly KnownGap[] = [
     },
   },
   {
+    key: 'kernel-disconnect-keeps-port',
+    why: 'this kernel (Linux 6.18) keeps a disconnected socket\'s port number after releasing the port, so listen/bind/connect on it fail with EINVAL; xlio-ts behaves as earlier kernels and releases it (only counted when the probe finds this kernel behaviour)',
+    matches(sc, step, k, x, traits, ktrace) {
+      const st = sc.steps[step];
+      if (!traits.disconnectKeepsPort || k?.['err'] !== 'EINVAL' || x?.['err'] === 'EINVAL') return false;
+      if (st?.[0] !== 'listen' && st?.[0] !== 'bind' && st?.[0] !== 'connect') return false;
+      // The socket went through a disconnect before: any connect, or a shutdown.
+      const names = aliasesOf(sc, ktrace, step, String(st[1]));
+      return sc.steps.slice(0, step).some((p) => (p[0] === 'connect' || p[0] === 'shutdown') && names.has(String(p[1])));
+    },
+  },
+  {
     key: 'negative-optlen',
     why: 'getsockopt with a negative optlen (EINVAL in C) cannot be expressed in the JavaScript API, whose option buffer is a Uint8Array',
     matches(sc, step) {
@@ -96,7 +160,7 @@ export const KNOWN_GAPS: readonly KnownGap[] = [
 ];
 
 /** The gap a divergence falls under, or null (a real divergence). */
-export function knownGap(sc: Scenario, step: number, k: TraceEntry | undefined, x: TraceEntry | undefined): KnownGap | null {
-  for (const g of KNOWN_GAPS) if (g.matches(sc, step, k, x)) return g;
+export function knownGap(sc: Scenario, step: number, k: TraceEntry | undefined, x: TraceEntry | undefined, traits: KernelTraits = NO_KERNEL_TRAITS, ktrace: readonly TraceEntry[] = []): KnownGap | null {
+  for (const g of KNOWN_GAPS) if (g.matches(sc, step, k, x, traits, ktrace)) return g;
   return null;
 }
