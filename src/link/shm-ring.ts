@@ -26,7 +26,13 @@
 // pair costs one Atomics.store and one load per batch.
 //
 // Atomics.notify only reaches waiters in the same process (V8 keeps waiters per
-// process): across processes this ring needs a native doorbell (see DESIGN.md).
+// process). A ring in memory shared between processes is attached with a ShmFutex (the
+// native addon's shared futex, see DESIGN.md): the protocol is the same, but a notifier
+// also calls futexWake on the bell after Atomics.add/notify, and a waiter sleeps in
+// futexWait (futexWaitAsync on the main thread) instead of Atomics.wait(Async). FUTEX_WAIT
+// compares the bell with `seq` and queues the waiter atomically (futex(2)), so the
+// argument above holds across processes. Only the parked branch changes: a ring without a
+// ShmFutex runs exactly the pure-JS path.
 
 /** Int32 word indices of the header, for tools and tests that inspect a ring. */
 export const ShmRingLayout = Object.freeze({
@@ -62,6 +68,30 @@ const SHORT_COPY = 64;
 /** Receives one frame: `bytes[at .. at+len)`. The view is only valid until drain() returns. */
 export type ShmFrameHandler = (bytes: Uint8Array, at: number, len: number) => void;
 
+/**
+ * A doorbell that reaches waiters in other processes: FUTEX_WAIT/FUTEX_WAKE (without
+ * FUTEX_PRIVATE_FLAG) on an Int32 of the SharedArrayBuffer, with Atomics.wait/notify's
+ * argument conventions. The native addon (src/native/addon.ts) is one.
+ */
+export interface ShmFutex {
+  futexWait(sab: SharedArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): 'ok' | 'not-equal' | 'timed-out';
+  futexWaitAsync(sab: SharedArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): Promise<'ok' | 'not-equal' | 'timed-out'>;
+  futexWake(sab: SharedArrayBuffer, byteOffset: number, count: number): number;
+}
+
+/**
+ * The longest single futexWaitAsync: it holds a libuv threadpool thread and keeps the
+ * process from exiting until it returns, so long waits are taken in slices (the loop
+ * re-checks between them anyway).
+ */
+const FUTEX_ASYNC_SLICE_MS = 250;
+/**
+ * futexWake wakes every sleeper on the bell, not one: only this ring's single consumer (or
+ * producer) sleeps there, but an abandoned async wait of it (one that lost a race with a
+ * timer and was not awaited) may still be queued, and FUTEX_WAKE of 1 could pick that one.
+ */
+const FUTEX_WAKE_ALL = Infinity;
+
 type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 type WaitAsync = (ta: Int32Array, index: number, value: number, timeout?: number) => WaitAsyncResult;
 const waitAsync: WaitAsync | undefined = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
@@ -86,6 +116,8 @@ export class ShmRing {
   readonly offset: number;
   /** Data bytes (a power of two). */
   readonly capacity: number;
+  /** The cross-process doorbell, or null: Atomics.wait/notify only (one process). */
+  readonly futex: ShmFutex | null;
   /** Largest frame tryPush/stage accept. */
   readonly maxFrameLength: number;
 
@@ -146,17 +178,22 @@ export class ShmRing {
     return cap;
   }
 
-  /** Attaches to a ring formatted at `offset` of `sab` (by create() or format(), maybe in another thread). */
-  static attach(sab: SharedArrayBuffer, offset = 0): ShmRing {
-    return new ShmRing(sab, offset);
+  /**
+   * Attaches to a ring formatted at `offset` of `sab` (by create() or format(), maybe in
+   * another thread). With `futex`, its doorbells also reach other processes that mapped
+   * the same memory; every side of such a ring must attach with one.
+   */
+  static attach(sab: SharedArrayBuffer, offset = 0, futex: ShmFutex | null = null): ShmRing {
+    return new ShmRing(sab, offset, futex);
   }
 
-  private constructor(sab: SharedArrayBuffer, offset: number) {
+  private constructor(sab: SharedArrayBuffer, offset: number, futex: ShmFutex | null = null) {
     if (offset % 8 !== 0 || offset < 0 || offset + HEADER_BYTES > sab.byteLength) {
       throw new RangeError(`no ShmRing header fits at offset ${offset}`);
     }
     this.sab = sab;
     this.offset = offset;
+    this.futex = futex;
     this.bytes = new Uint8Array(sab);
     this.i32 = new Int32Array(sab, offset, HEADER_BYTES >> 2);
     if (Atomics.load(this.i32, W_MAGIC) !== MAGIC_VALUE) throw new Error(`no ShmRing at offset ${offset}`);
@@ -229,6 +266,7 @@ export class ShmRing {
     if (Atomics.load(i32, W_DATA_PARKED) !== 0 && Atomics.exchange(i32, W_DATA_PARKED, 0) !== 0) {
       Atomics.add(i32, W_DATA_BELL, 1);
       Atomics.notify(i32, W_DATA_BELL, 1);
+      if (this.futex !== null) this.futex.futexWake(this.sab, this.offset + 4 * W_DATA_BELL, FUTEX_WAKE_ALL);
       this.dataNotifies++;
     }
   }
@@ -277,7 +315,8 @@ export class ShmRing {
       }
       this.spaceParks++;
       // A bell rung for an earlier park can wake this one early: loop and re-check.
-      Atomics.wait(i32, W_SPACE_BELL, seq, left);
+      if (this.futex !== null) this.futex.futexWait(this.sab, this.offset + 4 * W_SPACE_BELL, seq, left);
+      else Atomics.wait(i32, W_SPACE_BELL, seq, left);
     }
     Atomics.store(i32, W_SPACE_PARKED, 0);
     return fits;
@@ -365,6 +404,7 @@ export class ShmRing {
     if (Atomics.load(i32, W_SPACE_PARKED) !== 0 && Atomics.exchange(i32, W_SPACE_PARKED, 0) !== 0) {
       Atomics.add(i32, W_SPACE_BELL, 1);
       Atomics.notify(i32, W_SPACE_BELL, 1);
+      if (this.futex !== null) this.futex.futexWake(this.sab, this.offset + 4 * W_SPACE_BELL, FUTEX_WAKE_ALL);
       this.spaceNotifies++;
     }
   }
@@ -411,16 +451,19 @@ export class ShmRing {
       if (left === 0) return this.unparkForData(slept);
       slept = true;
       // A bell rung for an earlier park can wake this one early: loop and re-check.
-      Atomics.wait(this.i32, W_DATA_BELL, this.parkSeq, left);
+      if (this.futex !== null) this.futex.futexWait(this.sab, this.offset + 4 * W_DATA_BELL, this.parkSeq, left);
+      else Atomics.wait(this.i32, W_DATA_BELL, this.parkSeq, left);
     }
   }
 
   /**
-   * Consumer, on the main thread: like waitForData but with Atomics.waitAsync, so the
-   * event loop keeps running. At most one wait may be outstanding.
+   * Consumer, on the main thread: like waitForData but with Atomics.waitAsync (or
+   * futexWaitAsync on a cross-process ring), so the event loop keeps running. At most one
+   * wait may be outstanding.
    */
   async waitForDataAsync(timeoutMs: number): Promise<boolean> {
     if (!this.isEmpty()) return true;
+    if (this.futex !== null) return this.waitForDataFutexAsync(timeoutMs);
     if (waitAsync === undefined) throw new Error('Atomics.waitAsync is not available in this runtime');
     const deadline = performance.now() + timeoutMs;
     let slept = false;
@@ -431,6 +474,20 @@ export class ShmRing {
       slept = true;
       const r = waitAsync(this.i32, W_DATA_BELL, this.parkSeq, left);
       if (r.async) await r.value;
+    }
+  }
+
+  /** waitForDataAsync on a cross-process ring: futexWaitAsync in slices of at most FUTEX_ASYNC_SLICE_MS. */
+  private async waitForDataFutexAsync(timeoutMs: number): Promise<boolean> {
+    const futex = this.futex!;
+    const deadline = performance.now() + timeoutMs;
+    let slept = false;
+    for (;;) {
+      const left = this.parkForData(deadline);
+      if (left < 0) return false;
+      if (left === 0) return this.unparkForData(slept);
+      slept = true;
+      await futex.futexWaitAsync(this.sab, this.offset + 4 * W_DATA_BELL, this.parkSeq, Math.min(left, FUTEX_ASYNC_SLICE_MS));
     }
   }
 }
