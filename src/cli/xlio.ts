@@ -4,12 +4,20 @@
 
 import { readFileSync } from 'node:fs';
 import { captureCommand } from './capture.js';
+import { demoCommand } from './demo.js';
+import { perfCommand } from './perf/command.js';
 
 const USAGE = `usage: xlio <command> [args]
 
 commands:
   capture read FILE [-c N]   print one line per frame of a pcap/pcapng file,
                              dissected by xlio-ts's own codecs
+  perf MODE [options]        sockperf-compatible benchmark: server, ping-pong,
+                             throughput, under-load (sr, pp, tp, ul); --impl os|xlio;
+                             'xlio perf --help' lists the options
+  demo [--seconds N] [--json FILE]
+                             xlio-ts over shared memory against Node's net/dgram over
+                             the kernel: ping-pong latency and bulk throughput
   version                    print the version
   help                       print this text
 `;
@@ -19,7 +27,7 @@ function version(): string {
   return pkg.version;
 }
 
-export function main(argv: string[]): number {
+export function main(argv: string[]): number | Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case undefined:
@@ -34,10 +42,26 @@ export function main(argv: string[]): number {
       return 0;
     case 'capture':
       return captureCommand(rest);
+    case 'perf':
+      return perfCommand(rest);
+    case 'demo':
+      return demoCommand(rest);
     default:
       process.stderr.write(`xlio: unknown command '${cmd}'\n${USAGE}`);
       return 2;
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+const code = main(process.argv.slice(2));
+if (typeof code === 'number') process.exitCode = code;
+else {
+  code.then(
+    (c) => {
+      process.exitCode = c;
+    },
+    (e: unknown) => {
+      process.stderr.write(`xlio: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

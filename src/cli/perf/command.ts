@@ -1,0 +1,100 @@
+// `xlio perf …`: sockperf's command line and report on top of api.ts.
+
+import { writeFileSync } from 'node:fs';
+import { clientConfig, fullLogText, reportLines, resultOf, startPerfServer, transportFor } from './api.js';
+import { PERF_USAGE, parsePerfArgs, type PerfArgs } from './options.js';
+import { PerfUsageError, type ClientConfig } from './transport.js';
+import { SERVER_IP } from './xlio-host.js';
+
+const PREFIX = 'xlio perf: ';
+const say = (line: string): void => void process.stdout.write(line === '' ? '\n' : `${PREFIX}${line}\n`);
+
+function addressLine(host: string, port: number, proto: string): string {
+  return `[ 0] IP = ${host.padEnd(15)} PORT = ${String(port).padStart(5)} # ${proto.toUpperCase()}`;
+}
+
+function implLine(a: PerfArgs): string {
+  return a.impl === 'os'
+    ? "impl os: Node's net/dgram over the kernel (libuv's event loop waits in epoll; -F does not apply)"
+    : `impl xlio: xlio-ts in worker threads over shared memory, busy-polling with ${a.iomux}() (timeout 0)`;
+}
+
+export async function perfCommand(argv: string[]): Promise<number> {
+  let a: PerfArgs;
+  try {
+    a = parsePerfArgs(argv);
+  } catch (e) {
+    if (!(e instanceof PerfUsageError)) throw e;
+    process.stderr.write(`xlio perf: ${e.message}\n\n${PERF_USAGE}`);
+    return 2;
+  }
+  if (a.help) {
+    process.stdout.write(PERF_USAGE);
+    return 0;
+  }
+  try {
+    return a.sub === 'server' ? await serve(a) : await client(a);
+  } catch (e) {
+    if (e instanceof PerfUsageError) {
+      process.stderr.write(`xlio perf: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`xlio perf: error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
+
+async function serve(a: PerfArgs): Promise<number> {
+  if (a.impl === 'xlio') {
+    throw new PerfUsageError(
+      `--impl xlio has no server reachable from outside: xlio-ts has no link to this host's network yet. ` +
+        `Use 'xlio perf ping-pong --impl xlio', which runs its own xlio-ts server (${SERVER_IP}) in-process.`,
+    );
+  }
+  const host = a.host ?? '0.0.0.0';
+  const srv = await startPerfServer({ impl: a.impl, proto: a.proto, host, port: a.port, iomux: a.iomux });
+  say(implLine(a));
+  say('[SERVER] listen on:');
+  process.stdout.write(`${addressLine(srv.host, srv.port, a.proto)}\n`);
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  const c = await srv.close();
+  say(`Test end (interrupted by ${signal})`);
+  say(`received ${c.received} messages, replied ${c.replied}, ${c.connections} connections`);
+  return 0;
+}
+
+async function client(a: PerfArgs): Promise<number> {
+  if (a.impl === 'xlio' && a.host !== undefined && a.host !== SERVER_IP) {
+    throw new PerfUsageError(`--impl xlio talks to its own in-process server (${SERVER_IP}) over shared memory; it has no link to ${a.host}`);
+  }
+  const mode = a.sub as Exclude<PerfArgs['sub'], 'server'>;
+  const cfg: ClientConfig = clientConfig(mode, {
+    impl: a.impl,
+    proto: a.proto,
+    msgSize: a.msgSize,
+    seconds: a.seconds,
+    count: a.count,
+    burst: a.burst,
+    iomux: a.iomux,
+    port: a.port,
+    ...(a.host !== undefined ? { host: a.host } : {}),
+    ...(a.mps !== undefined ? { mps: a.mps } : {}),
+    ...(a.replyEvery !== undefined ? { replyEvery: a.replyEvery } : {}),
+    ...(a.spinUs !== undefined ? { spinUs: a.spinUs } : {}),
+  });
+  say(implLine(a));
+  say('[CLIENT] send on:');
+  process.stdout.write(`${addressLine(cfg.host, cfg.port, cfg.proto)}\n`);
+  say('Starting test...');
+  const outcome = await transportFor(a.impl).runClient(cfg);
+  const r = resultOf(cfg, a.impl, outcome);
+  say(cfg.count > 0 ? `Test end (${cfg.count} messages sent)` : 'Test end (interrupted by timer)');
+  say('Test ended');
+  for (const line of reportLines(r, cfg)) say(line);
+  if (r.server !== undefined) say(`in-process xlio-ts server: received ${r.server.received} messages, replied ${r.server.replied}`);
+  if (a.fullLog !== undefined) writeFileSync(a.fullLog, fullLogText(r, cfg));
+  return 0;
+}
