@@ -81,6 +81,8 @@ function errnoCode(e: unknown): string | undefined {
 }
 
 export class ShmLink implements Link {
+  /** Memory, not a wire: nothing can damage a frame between the two stacks. */
+  readonly rxChecksumVerified = true;
   /** Allocates the shared buffer for a pair: two rings of at least `capacityBytes` each. */
   static pair(capacityBytes = 1 << 20, mtu = 1500): ShmLinkShared {
     checkGeometry(capacityBytes, mtu);
@@ -263,5 +265,13 @@ export class ShmLink implements Link {
   /** On the main thread: as waitForData, without blocking the event loop. */
   waitForDataAsync(timeoutMs: number): Promise<boolean> {
     return this.rx.waitForDataAsync(timeoutMs);
+  }
+
+  /**
+   * Ends this side's wait in progress (it returns false), or its next one. Any thread may
+   * call it on its own ShmLink of the same side (the constructor only attaches views).
+   */
+  interruptWait(): void {
+    this.rx.interruptWait();
   }
 }

@@ -30,6 +30,11 @@
 // spurious wake and a re-check. One exchange wins per park, so a busy port costs its
 // producers one load of PARKED per publish.
 //
+// Any thread may end a port's wait without a frame (ShmSwitch.interruptWait: a poll loop
+// being stopped): it stores KICK=1, adds 1 to BELL and notifies; the waiter checks KICK
+// after L, so it either sees the kick or finds BELL changed (as above). A kick with no wait
+// in progress ends the next one.
+//
 // Across processes, Atomics.notify does not reach the waiter (see DESIGN.md); this is for
 // worker_threads sharing one SAB.
 
@@ -69,6 +74,8 @@ export const ShmSwitchLayout = Object.freeze({
   // Word offsets inside a port block. The doorbell line (written by the port's producers and by the port).
   BELL: 0,
   PARKED: 1,
+  /** Set by ShmSwitch.interruptWait (any thread), cleared by the port's wait it ends. */
+  KICK: 2,
   // The owner's line: claimed while a ShmSwitchPort is open; the registered MAC (valid when MAC_SET = 1).
   OPEN: 16,
   MAC_SET: 17,
@@ -152,10 +159,25 @@ export class ShmSwitch {
     Atomics.store(h, L.MAGIC, MAGIC_VALUE);
     return { sab, ports, mtu, ringCapacity: cap };
   }
+
+  /**
+   * Ends port `port`'s waitForData/waitForDataAsync in progress (it returns false), or its
+   * next one if none is; from any thread holding the segment, e.g. to stop a parked worker.
+   */
+  static interruptWait(shared: ShmSwitchShared, port: number): void {
+    if (!Number.isInteger(port) || port < 0 || port >= shared.ports) throw new RangeError(`ShmSwitch port index must be an integer in 0..${shared.ports - 1}, got ${port}`);
+    const ctl = new Int32Array(shared.sab, 0, (L.HEADER_BYTES + shared.ports * L.PORT_BLOCK_BYTES) >> 2);
+    const block = (L.HEADER_BYTES + port * L.PORT_BLOCK_BYTES) >> 2;
+    Atomics.store(ctl, block + L.KICK, 1);
+    Atomics.add(ctl, block + L.BELL, 1);
+    Atomics.notify(ctl, block + L.BELL);
+  }
 }
 
 /** One port of a ShmSwitch: a Link for one Stack, pumped with receive() and parked with waitForData(). */
 export class ShmSwitchPort implements Link {
+  /** Memory, not a wire: nothing can damage a frame between the stacks. */
+  readonly rxChecksumVerified = true;
   readonly index: number;
   readonly ports: number;
   readonly mtu: number;
@@ -184,6 +206,8 @@ export class ShmSwitchPort implements Link {
   /** Waits that slept and ended with data rather than at the timeout. */
   wakeups = 0;
   dataTimeouts = 0;
+  /** Waits ended by ShmSwitch.interruptWait rather than by data or the timeout. */
+  dataInterrupts = 0;
   /** Learned-table entries written (new MACs and moves). */
   learned = 0;
 
@@ -194,6 +218,7 @@ export class ShmSwitchPort implements Link {
   private readonly rxFrom: Int32Array; // rxFrom[k]: the port rx[k] comes from
   private readonly bell: number; // this port's BELL word index
   private readonly parked: number; // this port's PARKED word index
+  private readonly kick: number; // this port's KICK word index
   // Learned table: open addressing over (hi | SLOT_USED, lo) → port.
   private readonly slotHi = new Int32Array(TABLE_SLOTS);
   private readonly slotLo = new Int32Array(TABLE_SLOTS);
@@ -230,6 +255,7 @@ export class ShmSwitchPort implements Link {
     this.ctl = ctl;
     this.bell = block + L.BELL;
     this.parked = block + L.PARKED;
+    this.kick = block + L.KICK;
     this.bellAt = new Int32Array(ports);
     for (let j = 0; j < ports; j++) this.bellAt[j] = ((L.HEADER_BYTES + j * L.PORT_BLOCK_BYTES) >> 2) + L.BELL;
     this.tx = [];
@@ -363,6 +389,20 @@ export class ShmSwitchPort implements Link {
     for (let j = 0; j < this.ports; j++) if (j !== this.index) this.sendTo(j, frame, len);
   }
 
+  /**
+   * Copies the frame into the ring towards port `to` whatever its destination MAC (no lookup,
+   * no flooding): for a port that steers frames itself. Published at once unless corked.
+   */
+  transmitTo(to: number, frame: Uint8Array): void {
+    const len = frame.length;
+    if (len < ETH_HEADER || len - l2HeaderLength(frame) > this.mtu || this.closed || to === this.index || !(to >= 0 && to < this.ports)) {
+      this.txErrors++;
+      return;
+    }
+    this.txForwarded++;
+    this.sendTo(to, frame, len);
+  }
+
   private sendTo(to: number, frame: Uint8Array, len: number): void {
     const ring = this.tx[to]!;
     if (!ring.stage(frame, 0, len)) {
@@ -438,6 +478,19 @@ export class ShmSwitchPort implements Link {
     return n;
   }
 
+  /** Ends this port's wait in progress (or its next one), as ShmSwitch.interruptWait; from the port's own thread. */
+  interruptWait(): void {
+    const ctl = this.ctl;
+    Atomics.store(ctl, this.kick, 1);
+    Atomics.add(ctl, this.bell, 1);
+    Atomics.notify(ctl, this.bell);
+  }
+
+  /** The port the frame being handed to a receive() handler came from. */
+  get receivingFrom(): number {
+    return this.from;
+  }
+
   /** True when no inbound ring holds a published frame. */
   isEmpty(): boolean {
     const rx = this.rx;
@@ -445,12 +498,18 @@ export class ShmSwitchPort implements Link {
     return true;
   }
 
-  /** One park round (S, L, C above): ms to sleep on the bell (seq in parkSeq), 0 when data is there, −1 past the deadline. */
+  /** One park round (S, L, C above): ms to sleep on the bell (seq in parkSeq), 0 when data is there, −1 past the deadline or interrupted. */
   private parkForData(deadline: number): number {
     const ctl = this.ctl;
     Atomics.store(ctl, this.parked, 1);
     this.parkSeq = Atomics.load(ctl, this.bell);
     if (!this.isEmpty()) return 0;
+    if (Atomics.load(ctl, this.kick) !== 0) {
+      Atomics.store(ctl, this.kick, 0);
+      Atomics.store(ctl, this.parked, 0);
+      this.dataInterrupts++;
+      return -1;
+    }
     const left = deadline - performance.now();
     if (left <= 0) {
       Atomics.store(ctl, this.parked, 0);
@@ -467,7 +526,7 @@ export class ShmSwitchPort implements Link {
     return true;
   }
 
-  /** In a worker (Atomics.wait blocks the thread): sleeps until a frame arrives or `timeoutMs` passes; false only on timeout. */
+  /** In a worker (Atomics.wait blocks the thread): sleeps until a frame arrives or `timeoutMs` passes; false on timeout or interrupt. */
   waitForData(timeoutMs: number): boolean {
     if (!this.isEmpty()) return true;
     const deadline = performance.now() + timeoutMs;

@@ -13,6 +13,11 @@ export interface ParkableLink {
   receive(handler: (bytes: Uint8Array, at: number, len: number) => void, max: number): number;
   waitForData(timeoutMs: number): boolean;
   waitForDataAsync(timeoutMs: number): Promise<boolean>;
+  /** Ends a wait in progress (or the next one) without a frame: how a parked poll loop is stopped. */
+  interruptWait?(): void;
+  /** Holds transmitted frames until uncork(), so a round of work costs one doorbell. */
+  cork?(): void;
+  uncork?(): void;
 }
 
 const origin = performance.now();
@@ -29,10 +34,13 @@ const MAX_PARK_MS = 50;
 /** Runs one stack over one parkable link; parks in worker threads. */
 export class LinkDriver implements SocketDriver {
   readonly canBlock: boolean;
-  private frames = 0;
+  /** Frames the last receiveFrames() (or pump()) handed to the stack. */
+  frames = 0;
+  /** The clock read once per pump round: every frame of a batch arrives "now" (one clock read, ~50 ns, per round rather than per frame). */
+  private roundNow = 0;
   private readonly onFrame = (bytes: Uint8Array, at: number, len: number): void => {
     this.frames++;
-    this.stack.receive(bytes.subarray(at, at + len), this.now());
+    this.stack.receive(bytes.subarray(at, at + len), this.roundNow);
   };
 
   constructor(
@@ -48,13 +56,21 @@ export class LinkDriver implements SocketDriver {
     return this.clock();
   }
 
-  /** One round of work: received frames, due timers. Returns the stack's next deadline. */
-  pump(): number {
+  /** Hands every frame waiting on the link to the stack, in batches, as arriving at `now`; returns how many. */
+  receiveFrames(now: number = this.now()): number {
     this.frames = 0;
+    this.roundNow = now;
     while (this.link.receive(this.onFrame, BATCH) === BATCH) {
       /* keep draining full batches */
     }
-    return this.stack.poll(this.now());
+    return this.frames;
+  }
+
+  /** One round of work: received frames, due timers. Returns the stack's next deadline. */
+  pump(): number {
+    const now = this.now();
+    this.receiveFrames(now);
+    return this.stack.poll(now);
   }
 
   /** A pump round, then how long to park (ms) before `deadline` or the next timer; −1: no park (frames came, or it is time). */

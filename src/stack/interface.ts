@@ -126,7 +126,11 @@ export class NetInterface {
 
   attach(link: Link): void {
     this.link = link;
+    this.rxChecksumVerified = link.rxChecksumVerified === true;
   }
+
+  /** The attached link vouches for received frames: their checksums are not verified. */
+  rxChecksumVerified = false;
 
   /** The simulator's (or a driver's) entry point: a frame arrived on this interface. */
   receive(frame: Uint8Array, now: number): void {

@@ -228,6 +228,22 @@ export class MulticastHost<A> {
 
   /** Sends everything due at `now` in one call; returns the next deadline (Infinity for none). */
   poll(now: number): number {
+    // Fast path, taken on almost every call (the runtime polls between frames): nothing is
+    // due, so nothing to send and nothing to forget (entries become idle only when a timer
+    // fires or a socket leaves, and both forget them there). Allocates nothing.
+    let next = this.generalAt;
+    if (next > now) {
+      let due = false;
+      for (const g of this.entries.values()) {
+        if (g.changeAt <= now || g.responseAt <= now) {
+          due = true;
+          break;
+        }
+        if (g.changeAt < next) next = g.changeAt;
+        if (g.responseAt < next) next = g.responseAt;
+      }
+      if (!due) return next;
+    }
     const out: MulticastRecord<A>[] = [];
     for (const [k, g] of [...this.entries]) {
       if (g.changeAt <= now) this.sendChange(g, now, out);
@@ -247,7 +263,7 @@ export class MulticastHost<A> {
       }
     }
     if (out.length > 0) this.send(out);
-    let next = this.generalAt;
+    next = this.generalAt;
     for (const g of this.entries.values()) next = Math.min(next, g.changeAt, g.responseAt);
     return next;
   }

@@ -465,7 +465,8 @@ export class TcpLayer implements TcpHost {
 
   /** A TCP segment in an IPv4 packet (from the IP layer, to one of our unicast addresses). */
   receive4(iface: NetInterface, bytes: Uint8Array, at: number, len: number, src: Ipv4Address, dst: Ipv4Address): void {
-    if (!this.parse(bytes, at, len, foldSum(sumBytes(bytes, at, len, ipv4PseudoHeaderSum(src, dst, IpProtocol.TCP, len))) === 0xffff)) return;
+    const ok = iface.rxChecksumVerified || foldSum(sumBytes(bytes, at, len, ipv4PseudoHeaderSum(src, dst, IpProtocol.TCP, len))) === 0xffff;
+    if (!this.parse(bytes, at, len, ok)) return;
     const seg = this.seg;
     seg.ifindex = iface.index;
     const sport = (bytes[at]! << 8) | bytes[at + 1]!, dport = (bytes[at + 2]! << 8) | bytes[at + 3]!;
@@ -482,7 +483,7 @@ export class TcpLayer implements TcpHost {
 
   /** A TCP segment in an IPv6 packet; addresses at bytes[srcAt], bytes[dstAt]. */
   receive6(iface: NetInterface, bytes: Uint8Array, at: number, len: number, srcAt: number, dstAt: number): void {
-    const ok = foldSum(sumBytes(bytes, at, len, ipv6PseudoHeaderSum(bytes.subarray(srcAt, srcAt + 16), bytes.subarray(dstAt, dstAt + 16), IpProtocol.TCP, len))) === 0xffff;
+    const ok = iface.rxChecksumVerified || foldSum(sumBytes(bytes, at, len, ipv6PseudoHeaderSum(bytes.subarray(srcAt, srcAt + 16), bytes.subarray(dstAt, dstAt + 16), IpProtocol.TCP, len))) === 0xffff;
     if (!this.parse(bytes, at, len, ok)) return;
     const seg = this.seg;
     seg.ifindex = iface.index;
