@@ -25,6 +25,11 @@
 // notifier ring per park (the waiter sets it again before each re-check); an active
 // pair costs one Atomics.store and one load per batch.
 //
+// Any thread may end the consumer's wait without a frame (interruptWait(): a poll loop
+// being stopped): it stores KICK=1, then adds 1 to the data bell and notifies. The waiter
+// checks KICK after reading `seq`, so by the same argument either it sees the kick or its
+// Atomics.wait finds the bell changed; a kick with no wait in progress ends the next one.
+//
 // Atomics.notify only reaches waiters in the same process (V8 keeps waiters per
 // process). A ring in memory shared between processes is attached with a ShmFutex (the
 // native addon's shared futex, see DESIGN.md): the protocol is the same, but a notifier
@@ -47,6 +52,8 @@ export const ShmRingLayout = Object.freeze({
   HEAD: 32,
   SPACE_BELL: 33,
   DATA_PARKED: 34,
+  /** Set by interruptWait() (any thread), cleared by the consumer's wait it ends. */
+  DATA_KICK: 35,
 });
 
 const MAGIC_VALUE = 0x53524e47; // "SRNG"
@@ -59,6 +66,7 @@ const W_SPACE_PARKED = ShmRingLayout.SPACE_PARKED;
 const W_HEAD = ShmRingLayout.HEAD;
 const W_SPACE_BELL = ShmRingLayout.SPACE_BELL;
 const W_DATA_PARKED = ShmRingLayout.DATA_PARKED;
+const W_DATA_KICK = ShmRingLayout.DATA_KICK;
 const SKIP = -1;
 const MIN_CAPACITY = 64;
 const MAX_CAPACITY = 1 << 30;
@@ -139,6 +147,8 @@ export class ShmRing {
   /** Waits that slept and ended with data rather than at the timeout. */
   wakeups = 0;
   dataTimeouts = 0;
+  /** Waits ended by interruptWait() rather than by data or the timeout. */
+  dataInterrupts = 0;
   /** Space doorbells rung (the producer was parked). */
   spaceNotifies = 0;
 
@@ -410,15 +420,35 @@ export class ShmRing {
   }
 
   /**
+   * Ends the consumer's waitForData/waitForDataAsync in progress (it returns false), or the
+   * next one if none is. Callable from any thread that attached the ring, e.g. to stop a
+   * poll loop parked in a worker.
+   */
+  interruptWait(): void {
+    const i32 = this.i32;
+    Atomics.store(i32, W_DATA_KICK, 1);
+    Atomics.add(i32, W_DATA_BELL, 1);
+    Atomics.notify(i32, W_DATA_BELL);
+    if (this.futex !== null) this.futex.futexWake(this.sab, this.offset + 4 * W_DATA_BELL, FUTEX_WAKE_ALL);
+  }
+
+  /**
    * One round of the consumer's side of the doorbell protocol: raises the parked flag, reads
    * the bell, re-checks. Returns the milliseconds to sleep on the bell (its value is left in
-   * parkSeq), 0 when data is there, or −1 when the deadline passed (flag lowered).
+   * parkSeq), 0 when data is there, or −1 when the deadline passed or the wait was
+   * interrupted (flag lowered).
    */
   private parkForData(deadline: number): number {
     const i32 = this.i32;
     Atomics.store(i32, W_DATA_PARKED, 1);
     this.parkSeq = Atomics.load(i32, W_DATA_BELL);
     if (!this.isEmpty()) return 0;
+    if (Atomics.load(i32, W_DATA_KICK) !== 0) {
+      Atomics.store(i32, W_DATA_KICK, 0);
+      Atomics.store(i32, W_DATA_PARKED, 0);
+      this.dataInterrupts++;
+      return -1;
+    }
     const left = deadline - performance.now();
     if (left <= 0) {
       Atomics.store(i32, W_DATA_PARKED, 0);
@@ -439,7 +469,7 @@ export class ShmRing {
 
   /**
    * Consumer, in a worker (Atomics.wait blocks the thread): sleeps until a frame is
-   * published or `timeoutMs` passes. Returns false only on timeout.
+   * published or `timeoutMs` passes. Returns false on timeout or interruptWait().
    */
   waitForData(timeoutMs: number): boolean {
     if (!this.isEmpty()) return true;
