@@ -7,8 +7,6 @@
 // Rows: TCP and UDP ping-pong with 64-byte messages, TCP bulk throughput.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { runPingPong, runThroughput, type PerfResult, type PerfRunOptions, type Proto } from './perf/api.js';
 
@@ -76,59 +74,42 @@ interface ChildServer {
   child: ChildProcess;
 }
 
-/** A port the kernel has free on 127.0.0.1 for `proto` right now (bound to port 0, then released). */
-function freePort(proto: Proto): Promise<number> {
-  return new Promise((resolve, reject) => {
-    if (proto === 'tcp') {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const port = (srv.address() as { port: number }).port;
-        srv.close(() => resolve(port));
-      });
-    } else {
-      const sock = createSocket('udp4');
-      sock.once('error', reject);
-      sock.bind(0, '127.0.0.1', () => {
-        const port = sock.address().port;
-        sock.close(() => resolve(port));
-      });
-    }
-  });
-}
-
-/** Starts `xlio perf server` (Node's sockets) in a child process on 127.0.0.1 and a free port. */
+/**
+ * Starts `xlio perf server` (Node's sockets) in a child process on 127.0.0.1. It binds port 0
+ * and prints the port the kernel gave it, so no other process can take the port in between.
+ * The IPC channel stops it when this process goes away, however that happens.
+ */
 async function startChildServer(proto: Proto): Promise<ChildServer> {
-  let last = '';
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const port = await freePort(proto); // another process may take it before the child binds: then retry
-    const args = [CLI, 'perf', 'server', '-i', '127.0.0.1', '-p', String(port), ...(proto === 'tcp' ? ['--tcp'] : [])];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const ok = await new Promise<boolean>((resolve) => {
-      let out = '';
-      const timer = setTimeout(() => resolve(false), 10_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (/PORT = +\d+/.test(out)) {
-          clearTimeout(timer);
-          resolve(true);
-        }
-      });
-      child.stderr!.on('data', (d: Buffer) => (last += d.toString()));
-      child.once('exit', () => {
+  const args = [CLI, 'perf', 'server', '-i', '127.0.0.1', '-p', '0', ...(proto === 'tcp' ? ['--tcp'] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  child.on('error', () => {}); // a failed spawn shows as 'exit' below
+  let out = '';
+  let err = '';
+  const port = await new Promise<number>((resolve) => {
+    const timer = setTimeout(() => resolve(0), 20_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /PORT = +(\d+)/.exec(out);
+      if (m !== null) {
         clearTimeout(timer);
-        resolve(false);
-      });
+        resolve(Number(m[1]));
+      }
     });
-    if (ok) return { port, child };
-    child.kill('SIGKILL');
-  }
-  throw new Error(`could not start the node server: ${last.trim() || 'no output'}`);
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(0);
+    });
+  });
+  child.stdout!.resume(); // keep reading: a full pipe would stall the server
+  if (port > 0) return { port, child };
+  child.kill('SIGKILL');
+  throw new Error(`could not start the node ${proto.toUpperCase()} server: ${err.trim() || out.trim() || 'no output'}`);
 }
 
 function stopChild(s: ChildServer): Promise<void> {
   return new Promise((resolve) => {
-    if (s.child.exitCode !== null) return resolve();
+    if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve();
     const timer = setTimeout(() => s.child.kill('SIGKILL'), 3000);
     s.child.once('exit', () => {
       clearTimeout(timer);
@@ -178,8 +159,11 @@ class Progress {
 
 // ---------------------------------------------------------------------------------------
 
+/** A row; latency columns are null for the bulk test, which measures no latency. */
 function rowOf(test: string, impl: DemoRow['impl'], r: PerfResult, latency: boolean): DemoRow {
   const l = latency ? r.latencyUs : null;
+  // A ping-pong without a single valid round trip measured nothing: say so rather than print a row of dashes.
+  if (latency && l === null) throw new Error(`${test} · ${impl}: no replies (sent ${r.sent}, received ${r.received})`);
   return {
     test,
     impl,
@@ -299,7 +283,12 @@ export async function demoCommand(argv: string[]): Promise<number> {
   }
   process.stdout.write(`${demoTable(rows, a.seconds)}\n`);
   if (a.json !== undefined) {
-    writeFileSync(a.json, JSON.stringify({ seconds: a.seconds, results: rows }, null, 2) + '\n');
+    try {
+      writeFileSync(a.json, JSON.stringify({ results: rows }, null, 2) + '\n');
+    } catch (e) {
+      process.stderr.write(`xlio demo: cannot write ${a.json}: ${(e as { code?: string }).code ?? String(e)}\n`);
+      return 1;
+    }
     process.stdout.write(`\nsaved ${a.json}\n`);
   }
   return 0;

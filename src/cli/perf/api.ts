@@ -213,5 +213,9 @@ export function fullLogText(r: PerfResult, cfg: ClientConfig): string {
   rec.tx = r.outcome.tx;
   rec.rtt = r.outcome.rtt;
   rec.count = r.outcome.samples;
-  return [...reportLines(r, cfg), ...fullLogLines(rec, c.startUs + r.warmupMs * 1000, c.endUs - r.cooldownMs * 1000)].join('\n') + '\n';
+  // sockperf's file starts with the parameters of the run between two rules.
+  const rule = '------------------------------';
+  const length = cfg.count > 0 ? `--number-of-packets=${cfg.count}` : `--time=${cfg.seconds}`;
+  const params = `test was performed using the following parameters: --mps=${cfg.mps === 0 ? 'max' : cfg.mps} --burst=${cfg.burst} --reply-every=${cfg.replyEvery} --msg-size=${cfg.msgSize} ${length}`;
+  return [rule, params, rule, ...reportLines(r, cfg), ...fullLogLines(rec, c.startUs + r.warmupMs * 1000, c.endUs - r.cooldownMs * 1000)].join('\n') + '\n';
 }

@@ -59,8 +59,12 @@ async function serve(a: PerfArgs): Promise<number> {
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
+    // Started by a Node parent with an IPC channel (xlio demo): stop when that parent is gone,
+    // even if it was killed without a chance to stop us.
+    if (process.send !== undefined) process.once('disconnect', () => resolve('parent exit'));
   });
   const c = await srv.close();
+  if (signal === 'parent exit') return 0; // nobody reads our output any more
   say(`Test end (interrupted by ${signal})`);
   say(`received ${c.received} messages, replied ${c.replied}, ${c.connections} connections`);
   return 0;

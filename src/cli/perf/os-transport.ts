@@ -192,7 +192,8 @@ class OsClient implements MessageSink {
       if (now - this.endUs >= DRAIN_US) this.finish();
       return;
     }
-    if (this.cfg.mode === 'ping-pong' && this.core.outstanding > 0 && now - this.lastSendAt > REPLY_TIMEOUT_US) {
+    // Only a datagram can be lost: a TCP reply that is late is still on its way (sockperf waits for it).
+    if (this.udp !== null && this.cfg.mode === 'ping-pong' && this.core.outstanding > 0 && now - this.lastSendAt > REPLY_TIMEOUT_US) {
       this.core.abandon();
       this.sendBurst();
     }
