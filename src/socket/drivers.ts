@@ -26,8 +26,14 @@ export function monotonicUs(): number {
   return Math.round((performance.now() - origin) * 1000) + 1;
 }
 
-/** Frames handled per pump round (one batch). */
+/** Frames handled per link receive call (one batch, NAPI's weight). */
 const BATCH = 64;
+/**
+ * Batches per round at most: like Linux's netdev_budget (300 frames per softirq run), a flood
+ * on the link cannot keep the thread in the stack forever — the application gets to read its
+ * sockets between rounds (a flat-out UDP sender otherwise starved the perf server's reads).
+ */
+const ROUND_BATCHES = 5;
 /** The longest single park: calls re-check their own deadlines at least this often. */
 const MAX_PARK_MS = 50;
 
@@ -56,12 +62,12 @@ export class LinkDriver implements SocketDriver {
     return this.clock();
   }
 
-  /** Hands every frame waiting on the link to the stack, in batches, as arriving at `now`; returns how many. */
+  /** Hands the frames waiting on the link to the stack (up to ROUND_BATCHES batches) as arriving at `now`; returns how many. */
   receiveFrames(now: number = this.now()): number {
     this.frames = 0;
     this.roundNow = now;
-    while (this.link.receive(this.onFrame, BATCH) === BATCH) {
-      /* keep draining full batches */
+    for (let b = 1; this.link.receive(this.onFrame, BATCH) === BATCH && b < ROUND_BATCHES; b++) {
+      /* keep draining full batches, within the budget */
     }
     return this.frames;
   }

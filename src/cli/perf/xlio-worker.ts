@@ -237,7 +237,8 @@ export function runClient(h: XlioHost, cfg: ClientConfig): ClientOutcome {
   // Let queued bytes reach the server before the FIN, then close.
   if (tcp) settle(h, 2_000_000, () => api.ioctl(fd, K.SIOCOUTQ) <= 0);
   api.close(fd);
-  if (tcp) settle(h, 20_000);
+  // TCP: the FIN and its ACK; UDP: datagrams still queued behind ARP leave.
+  settle(h, 20_000);
   const rec = core.recorder;
   return { counters: core.counters(start, endUs), tx: rec.tx.slice(0, rec.count), rtt: rec.rtt.slice(0, rec.count), samples: rec.count, parks: idle.parks };
 }
