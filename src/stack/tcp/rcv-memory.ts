@@ -22,11 +22,14 @@ const MAX_FRAGS = 17;
 export class RcvMemory {
   /** sk_forward_alloc. */
   forwardAlloc = 0;
-  // The receive queue's skbs, oldest first: where each ends (in bytes received) and its truesize.
-  private ends: number[] = [];
-  private sizes: number[] = [];
-  private frags: number[] = [];
+  // The receive queue's skbs, oldest first, in slots [head, tail): where each ends (in bytes
+  // received), its truesize and its fragment count. Typed arrays reused for the connection's
+  // life (they grow by doubling, never shrink): accounting allocates nothing per segment.
+  private ends = new Float64Array(8);
+  private sizes = new Float64Array(8);
+  private frags = new Uint8Array(8);
   private head = 0;
+  private tail = 0;
 
   /**
    * An in-order segment of `len` bytes arrives when `received` bytes came before it and
@@ -38,16 +41,18 @@ export class RcvMemory {
     const slow = truesize > this.forwardAlloc;
     // sk_rmem_schedule: whole pages for what forward allocation does not cover.
     if (slow) this.forwardAlloc += Math.ceil((truesize - this.forwardAlloc) / PAGE) * PAGE;
-    const tail = this.ends.length - 1;
-    if (tail >= this.head && this.frags[tail]! < MAX_FRAGS) {
-      this.ends[tail] = received + len;
-      this.sizes[tail]! += len;
-      this.frags[tail]!++;
+    const last = this.tail - 1;
+    if (last >= this.head && this.frags[last]! < MAX_FRAGS) {
+      this.ends[last] = received + len;
+      this.sizes[last]! += len;
+      this.frags[last]!++;
       this.forwardAlloc -= len;
     } else {
-      this.ends.push(received + len);
-      this.sizes.push(truesize);
-      this.frags.push(1);
+      if (this.tail === this.ends.length) this.makeRoom();
+      const t = this.tail++;
+      this.ends[t] = received + len;
+      this.sizes[t] = truesize;
+      this.frags[t] = 1;
       this.forwardAlloc -= truesize;
     }
     return slow;
@@ -55,25 +60,34 @@ export class RcvMemory {
 
   /** Bytes that came in without a segment of their own (pulled from the out-of-order queue) join the tail. */
   extend(received: number): void {
-    const tail = this.ends.length - 1;
-    if (tail >= this.head) this.ends[tail] = received;
+    if (this.tail > this.head) this.ends[this.tail - 1] = received;
   }
 
   /** Frees every skb wholly read, then gives whole pages back. */
   release(read: number): void {
     let freed = 0;
-    while (this.head < this.ends.length && this.ends[this.head]! <= read) freed += this.sizes[this.head++]!;
-    if (this.head === this.ends.length && this.head > 0) {
-      this.ends.length = this.sizes.length = this.frags.length = 0;
-      this.head = 0;
-    } else if (this.head >= 1024) {
-      this.ends.splice(0, this.head);
-      this.sizes.splice(0, this.head);
-      this.frags.splice(0, this.head);
-      this.head = 0;
-    }
+    while (this.head < this.tail && this.ends[this.head]! <= read) freed += this.sizes[this.head++]!;
+    if (this.head === this.tail) this.head = this.tail = 0;
     if (freed === 0) return;
     this.forwardAlloc += freed;
     if (this.forwardAlloc >= PAGE) this.forwardAlloc %= PAGE;
+  }
+
+  /** The slots are full at the end: move the live ones to the front, or double the arrays. */
+  private makeRoom(): void {
+    const live = this.tail - this.head;
+    if (this.head > 0 && live <= this.ends.length >> 1) {
+      this.ends.copyWithin(0, this.head, this.tail);
+      this.sizes.copyWithin(0, this.head, this.tail);
+      this.frags.copyWithin(0, this.head, this.tail);
+    } else {
+      const grow = <T extends Float64Array | Uint8Array>(a: T, b: T): T => (b.set(a.subarray(this.head, this.tail)), b);
+      const n = this.ends.length * 2;
+      this.ends = grow(this.ends, new Float64Array(n));
+      this.sizes = grow(this.sizes, new Float64Array(n));
+      this.frags = grow(this.frags, new Uint8Array(n));
+    }
+    this.head = 0;
+    this.tail = live;
   }
 }
