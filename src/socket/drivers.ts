@@ -26,6 +26,11 @@ export function monotonicUs(): number {
   return Math.round((performance.now() - origin) * 1000) + 1;
 }
 
+/** The monotonicUs() value of a clock reading already taken as performance.now() × 1000. */
+export function monotonicFromPerfUs(perfUs: number): number {
+  return Math.round(perfUs - origin * 1000) + 1;
+}
+
 /** Frames handled per link receive call (one batch, NAPI's weight). */
 const BATCH = 64;
 /**

@@ -15,6 +15,7 @@ import { createMux } from './mux.js';
 import { PerfClientCore, PerfServerCore, type ServerCounters } from './roles.js';
 import { DEFAULT_SPIN_US, DRAIN_US, REPLY_TIMEOUT_US, type ClientConfig, type ClientOutcome, type ServerConfig } from './transport.js';
 import { ViewCache } from './views.js';
+import { monotonicFromPerfUs } from '../../socket/drivers.js';
 import { SERVER_IP, createHost, type XlioHost } from './xlio-host.js';
 
 export interface XlioWorkerData {
@@ -36,6 +37,8 @@ export type XlioWorkerMessage =
 const STALL_US = 5_000_000;
 
 const nowUs = (): number => performance.now() * 1000;
+/** A nowUs() reading on the stacks' clock (monotonicUs): the two must never be mixed. */
+const stackTime = (us: number): number => monotonicFromPerfUs(us);
 
 function check(r: number, what: string): number {
   if (r < 0) throw new Error(`${what}: ${errnoName(r)}`);
@@ -223,7 +226,7 @@ export function runClient(h: XlioHost, cfg: ClientConfig): ClientOutcome {
       }
     } else if ((core.outstanding === 0 && outOff >= outLen) || now - endUs >= DRAIN_US) break;
 
-    driver.pumpAt(now);
+    driver.pumpAt(stackTime(now));
     let got = false;
     if (mux.poll() > 0) {
       for (;;) {
@@ -327,7 +330,7 @@ export function runServer(h: XlioHost, cfg: ServerConfig, control: SharedArrayBu
   let now = nowUs();
   let quiet = 0;
   while (Atomics.load(stop, 0) === 0) {
-    driver.pumpAt(now);
+    driver.pumpAt(stackTime(now));
     const n = mux.poll();
     // The clock only when something happened or every CLOCK_EVERY quiet rounds (see runClient).
     if (n > 0 || (++quiet & CLOCK_EVERY_MASK) === 0) now = nowUs();
