@@ -69,6 +69,7 @@ export class LinkDriver implements SocketDriver {
 
   /** Hands the frames waiting on the link to the stack (up to ROUND_BATCHES batches) as arriving at `now`; returns how many. */
   receiveFrames(now: number = this.now()): number {
+    if (now > this.latest) this.latest = now;
     this.frames = 0;
     this.roundNow = now;
     for (let b = 1; this.link.receive(this.onFrame, BATCH) === BATCH && b < ROUND_BATCHES; b++) {
@@ -82,11 +83,19 @@ export class LinkDriver implements SocketDriver {
     return this.pumpAt(this.now());
   }
 
-  /** pump() with a clock reading the caller already has (a busy loop reads it rarely: each read allocates in Node 20). */
+  /**
+   * pump() with a clock reading the caller already has (a busy loop reads it rarely: each
+   * read allocates in Node 20). A reading older than one the stack already saw (taken before
+   * a park that pumped with a fresh one) counts as that one: the stack's time never goes
+   * back — TCP timestamps from a clock that did would fail the peer's PAWS check.
+   */
   pumpAt(now: number): number {
+    if (now < this.latest) now = this.latest;
     this.receiveFrames(now);
     return this.stack.poll(now);
   }
+  /** The latest time handed to the stack by this driver. */
+  private latest = 0;
 
   /** A pump round, then how long to park (ms) before `deadline` or the next timer; −1: no park (frames came, or it is time). */
   private parkTime(deadline: number): number {
