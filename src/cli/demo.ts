@@ -4,11 +4,14 @@
 //            (the in-process server and client of `xlio perf --impl xlio`).
 //   node:    Node's net/dgram over kernel loopback, event-driven, client in this process and
 //            the server in a child node process (`xlio perf server`).
-// Rows: TCP and UDP ping-pong with 64-byte messages, TCP bulk throughput.
+// Rows: TCP and UDP ping-pong with 64-byte messages, TCP bulk throughput; with the native
+// addon, the ping-pongs again with xlio-ts's server in a second process (compared with the
+// same node rows: Node's server is in a second process throughout).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { runPingPong, runThroughput, type PerfResult, type PerfRunOptions, type Proto } from './perf/api.js';
+import { nativeUnavailableReason } from '../native/addon.js';
 
 const CLI = new URL('./xlio.js', import.meta.url).pathname;
 
@@ -181,6 +184,15 @@ interface Measurement {
   xlio: () => Promise<PerfResult>;
   node: (port: number) => Promise<PerfResult>;
   proto: Proto;
+  /** How xlio-ts runs, for the progress line. */
+  how: string;
+  /** Compare with the node row of this earlier test instead of measuring node again. */
+  nodeOf?: string;
+}
+
+/** The ping-pong rows repeated with xlio-ts's server in a second process (needs the native addon). */
+export function crossProcessRows(): boolean {
+  return nativeUnavailableReason() === null;
 }
 
 export interface DemoOptions {
@@ -191,11 +203,13 @@ export interface DemoOptions {
 /** Runs the demo's six measurements; returns the rows (xlio-ts then node, per test). */
 export async function runDemo(o: DemoOptions): Promise<DemoRow[]> {
   const base = (proto: Proto, msgSize: number): PerfRunOptions => ({ proto, msgSize, seconds: o.seconds });
+  const threads = 'shared memory, two threads';
   const tests: Measurement[] = [
     {
       test: 'TCP ping-pong 64 B',
       latency: true,
       proto: 'tcp',
+      how: threads,
       xlio: () => runPingPong({ ...base('tcp', PP_MSG), impl: 'xlio' }),
       node: (port) => runPingPong({ ...base('tcp', PP_MSG), impl: 'os', host: '127.0.0.1', port }),
     },
@@ -203,6 +217,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoRow[]> {
       test: 'UDP ping-pong 64 B',
       latency: true,
       proto: 'udp',
+      how: threads,
       xlio: () => runPingPong({ ...base('udp', PP_MSG), impl: 'xlio' }),
       node: (port) => runPingPong({ ...base('udp', PP_MSG), impl: 'os', host: '127.0.0.1', port }),
     },
@@ -210,18 +225,38 @@ export async function runDemo(o: DemoOptions): Promise<DemoRow[]> {
       test: `TCP bulk ${BULK_MSG / 1024} KiB writes`,
       latency: false,
       proto: 'tcp',
+      how: threads,
       xlio: () => runThroughput({ ...base('tcp', BULK_MSG), impl: 'xlio' }),
       node: (port) => runThroughput({ ...base('tcp', BULK_MSG), impl: 'os', host: '127.0.0.1', port }),
     },
   ];
-  const progress = o.progress === false ? null : new Progress(tests.length * 2, o.seconds);
+  if (crossProcessRows()) {
+    for (const proto of ['tcp', 'udp'] as const) {
+      const same = `${proto.toUpperCase()} ping-pong 64 B`;
+      tests.push({
+        test: `${same}, two processes`,
+        latency: true,
+        proto,
+        how: 'shared memory, two processes',
+        nodeOf: same,
+        xlio: () => runPingPong({ ...base(proto, PP_MSG), impl: 'xlio', processes: true }),
+        node: () => Promise.reject(new Error('not measured again')),
+      });
+    }
+  }
+  const progress = o.progress === false ? null : new Progress(tests.length * 2 - tests.filter((t) => t.nodeOf !== undefined).length, o.seconds);
   const servers = new Map<Proto, ChildServer>();
   const rows: DemoRow[] = [];
   let step = 0;
   try {
     for (const t of tests) {
-      progress?.step(++step, `${t.test} · xlio-ts (shared memory, two threads)`);
+      progress?.step(++step, `${t.test} · xlio-ts (${t.how})`);
       rows.push(rowOf(t.test, 'xlio-ts', await t.xlio(), t.latency));
+      if (t.nodeOf !== undefined) {
+        const earlier = rows.find((r) => r.test === t.nodeOf && r.impl === 'node')!;
+        rows.push({ ...earlier, test: t.test });
+        continue;
+      }
       let srv = servers.get(t.proto);
       if (srv === undefined) servers.set(t.proto, (srv = await startChildServer(t.proto)));
       progress?.step(++step, `${t.test} · node (kernel loopback, two processes)`);
@@ -253,7 +288,8 @@ export function demoTable(rows: DemoRow[], seconds: number): string {
   const widths = header.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c]!.length)));
   const fmt = (cells: string[]) => cells.map((s, c) => (c < 2 ? s.padEnd(widths[c]!) : s.padStart(widths[c]!))).join('  ').trimEnd();
   return [
-    `xlio-ts ${seconds} s per measurement. xlio-ts: two worker threads joined by a shared-memory link, busy-polling.`,
+    `xlio-ts ${seconds} s per measurement. xlio-ts: two worker threads joined by a shared-memory link, busy-polling;`,
+    `"two processes": the server stack in a second process, over a named shared-memory segment (native addon).`,
     `node: Node's net/dgram over kernel loopback, client here, server in a child process.`,
     `Latency is one-way (RTT / 2), as sockperf reports it; ping-pong msgs/s are round trips per second.`,
     `Ratios: latency node / xlio-ts, rates xlio-ts / node (above 1× means xlio-ts is better).`,

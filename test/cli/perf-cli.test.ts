@@ -45,7 +45,7 @@ test('perf options: sockperf short names, short and long forms, --opt=value, and
   const short = parsePerfArgs(['pp', '--tcp', '-i', '10.1.2.3', '-p', '5001', '-m', '100', '-t', '2.5', '-n', '7', '--mps', '300', '-b', '4', '-F', 'p', '--full-log', 'x.csv', '--impl', 'xlio', '--spin-us', '-1']);
   const long = parsePerfArgs(['ping-pong', '--tcp', '--ip=10.1.2.3', '--port=5001', '--msg-size=100', '--time=2.5', '--number-of-packets=7', '--mps=300', '--burst=4', '--iomux-type=poll', '--full-log=x.csv', '--impl=xlio', '--spin-us=-1']);
   const spaced = parsePerfArgs(['pp', '--tcp', '--ip', '10.1.2.3', '--port', '5001', '--msg-size', '100', '--time', '2.5', '--number-of-packets', '7', '--pps', '300', '--burst', '4', '--iomux-type', 'poll', '--full-log', 'x.csv', '--impl', 'xlio', '--spin-us', '-1']);
-  const want = { sub: 'ping-pong', impl: 'xlio', proto: 'tcp', host: '10.1.2.3', port: 5001, msgSize: 100, seconds: 2.5, count: 7, mps: 300, burst: 4, replyEvery: undefined, iomux: 'poll', iomuxGiven: true, fullLog: 'x.csv', spinUs: -1, help: false };
+  const want = { sub: 'ping-pong', impl: 'xlio', proto: 'tcp', host: '10.1.2.3', port: 5001, msgSize: 100, seconds: 2.5, count: 7, mps: 300, burst: 4, replyEvery: undefined, iomux: 'poll', iomuxGiven: true, fullLog: 'x.csv', spinUs: -1, processes: false, help: false };
   assert.deepEqual(short, want);
   assert.deepEqual(long, want);
   assert.deepEqual(spaced, want);
@@ -61,6 +61,8 @@ test('perf options: sockperf short names, short and long forms, --opt=value, and
     assert.equal(parsePerfArgs(['pp', '-F', v!]).iomux, m);
   }
   assert.equal(parsePerfArgs(['sr', '-p', '0']).port, 0, 'a server may ask for any free port');
+  assert.equal(parsePerfArgs(['pp', '--impl', 'xlio', '--processes']).processes, true);
+  assert.throws(() => parsePerfArgs(['pp', '--processes=1']), /--processes takes no value/);
   assert.equal(parsePerfArgs(['pp', '--help']).help, true);
   assert.equal(parsePerfArgs([]).help, true);
 });
@@ -382,4 +384,21 @@ test('TCP framing: messages cut at every byte boundary come out whole and in ord
   m.set([0, 1, 0, 0], 10); // 65536 > 65507
   assert.equal(framer.push(m, 0, m.length, { onMessage: () => assert.fail('no message') }), false);
   assert.equal(framer.invalid, true);
+});
+
+test('xlio perf --processes: the server in a second process over a named segment; without the native addon, a clear usage error', { timeout: 60_000 }, async () => {
+  const { spawnSync } = await import('node:child_process');
+  const cli = new URL('../../src/cli/xlio.js', import.meta.url).pathname;
+  const off = spawnSync(process.execPath, [cli, 'perf', 'pp', '--impl', 'xlio', '--processes', '-t', '0.2'], { env: { ...process.env, XLIO_NO_NATIVE: '1' }, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(off.status, 2, off.stderr);
+  assert.match(off.stderr, /two processes over shared memory need the native addon, which is not available: the native addon is disabled by XLIO_NO_NATIVE=1/);
+  assert.equal(spawnSync(process.execPath, [cli, 'perf', 'pp', '--processes', '-t', '0.2'], { encoding: 'utf8', timeout: 30_000 }).status, 2, '--processes needs --impl xlio');
+  const { nativeUnavailableReason } = await import('../../src/native/addon.js');
+  if (nativeUnavailableReason() !== null) return; // the addon is not built here: only the error path can be checked
+  for (const proto of ['udp', 'tcp'] as const) {
+    const r = await runPingPong({ impl: 'xlio', proto, msgSize: 64, seconds: 0.3, processes: true });
+    assert.ok(r.received > 0 && r.received === r.sent - r.dropped, `${proto}: sent ${r.sent}, received ${r.received}, dropped ${r.dropped}`);
+    assert.equal(r.duplicates, 0);
+    assert.ok(r.latencyUs !== null && r.latencyUs.p50 > 0, proto);
+  }
 });

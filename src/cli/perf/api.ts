@@ -30,6 +30,8 @@ export interface PerfRunOptions {
   port?: number;
   /** xlio: idle spin budget before parking (µs; −1: never park). */
   spinUs?: number;
+  /** xlio: run the server in a second process over a named shared-memory segment (needs the native addon). */
+  processes?: boolean;
   /** Samples sent in the first `warmupMs` of a timed run are left out (sockperf: 400 ms; runs under 1 s: 40 % of the run). */
   warmupMs?: number;
 }
@@ -67,8 +69,9 @@ const REPLY_EVERY_DEFAULT = 100;
 const WARMUP_MS = 400;
 const COOLDOWN_MS = 50;
 
-export function transportFor(impl: Impl): PerfTransport {
-  return impl === 'xlio' ? new XlioTransport() : new OsTransport();
+/** `processes`: xlio-ts's server runs in a second process over a named segment (native addon). */
+export function transportFor(impl: Impl, processes = false): PerfTransport {
+  return impl === 'xlio' ? new XlioTransport(processes) : new OsTransport();
 }
 
 /** The client configuration a mode implies, with sockperf's defaults. */
@@ -121,7 +124,7 @@ async function run(mode: PerfMode, o: PerfRunOptions): Promise<PerfResult> {
       throw e;
     }
     outcome.server = await srv.close();
-  } else outcome = await transportFor(impl).runClient(cfg);
+  } else outcome = await transportFor(impl, o.processes === true).runClient(cfg);
   return resultOf(cfg, impl, outcome, o.warmupMs);
 }
 

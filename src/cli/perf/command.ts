@@ -93,7 +93,8 @@ async function client(a: PerfArgs): Promise<number> {
   say('[CLIENT] send on:');
   process.stdout.write(`${addressLine(cfg.host, cfg.port, cfg.proto)}\n`);
   say('Starting test...');
-  const outcome = await transportFor(a.impl).runClient(cfg);
+  if (a.processes && a.impl !== 'xlio') throw new PerfUsageError('--processes applies to --impl xlio');
+  const outcome = await transportFor(a.impl, a.processes).runClient(cfg);
   const r = resultOf(cfg, a.impl, outcome);
   say(cfg.count > 0 ? `Test end (${cfg.count} messages sent)` : 'Test end (interrupted by timer)');
   say('Test ended');

@@ -22,6 +22,8 @@ export interface PerfArgs {
   iomuxGiven: boolean;
   fullLog: string | undefined;
   spinUs: number | undefined;
+  /** --impl xlio: the server in a second process over a named shared-memory segment. */
+  processes: boolean;
   help: boolean;
 }
 
@@ -47,6 +49,8 @@ options (as sockperf's):
   --spin-us N             xlio: spin this long idle before parking on the link's
                           doorbell (default 1000; parks at once while the OS
                           preempts the spinning threads; -1: spin forever)
+  --processes             xlio: run the server in a second process, over a named
+                          shared-memory segment (needs the native addon)
 `;
 
 const SUBS: Record<string, PerfSub> = {
@@ -109,9 +113,10 @@ export function parsePerfArgs(argv: readonly string[]): PerfArgs {
       value = arg.slice(eq + 1);
       arg = arg.slice(0, eq);
     }
-    if (arg === '--tcp' || arg === '-h' || arg === '--help') {
+    if (arg === '--tcp' || arg === '--processes' || arg === '-h' || arg === '--help') {
       if (value !== undefined) throw new PerfUsageError(`${arg} takes no value`);
       if (arg === '--tcp') a.proto = 'tcp';
+      else if (arg === '--processes') a.processes = true;
       else a.help = true;
       continue;
     }
@@ -192,6 +197,7 @@ function defaults(sub: PerfSub): PerfArgs {
     iomuxGiven: false,
     fullLog: undefined,
     spinUs: undefined,
+    processes: false,
     help: false,
   };
 }

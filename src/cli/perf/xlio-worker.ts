@@ -93,8 +93,12 @@ class IdlePolicy {
 
 /** The longest park: loops re-check their clocks (run time, stop flag) at least this often. */
 const PARK_US = 10_000;
-/** A gap this long between two rounds of a loop means the thread was descheduled. */
-const PREEMPTED_US = 500;
+/**
+ * A gap this long between two rounds of a loop means the thread was descheduled. Longer than
+ * a young-generation collection (≈ 0.5–1.8 ms here), which must not count: at 500 µs every
+ * scavenge flipped the loops into park-at-once mode and TCP ping-pong p50 went 3.3 → 10 µs.
+ */
+const PREEMPTED_US = 2000;
 /** After a preemption, park at once when idle for this long. */
 const CONTENDED_US = 100_000;
 
