@@ -77,6 +77,10 @@ export class Ipv6Layer {
         // Linux's ndisc_error_report: an ICMPv6 address unreachable to ourselves.
         for (const p of packets) this.icmpErrorToUdp(p, 0, p.length, 'EHOSTUNREACH', false);
       },
+      queueOverflow: () => {
+        this.stack.counters.droppedUnresolved++;
+        iface().counters.txDropUnresolved++;
+      },
     }, this.stack.neighborParams);
   }
 

@@ -69,6 +69,8 @@ export interface NeighborEvents<K = number> {
   resolved(entry: NeighborEntry<K>): void;
   /** Resolution failed: the queued packets are dropped (sockets see EHOSTUNREACH). */
   failed(ip: K, dropped: number, packets: readonly Uint8Array[]): void;
+  /** The queue of a neighbour being resolved was full: its oldest packet was dropped (Linux's unresolved_discards). */
+  queueOverflow?(ip: K): void;
 }
 
 export class NeighborCache<K = number> {
@@ -266,6 +268,7 @@ export class NeighborCache<K = number> {
     if (e.queue.length >= this.params.queueLength) {
       e.queue.shift(); // Linux drops the oldest (__neigh_event_send)
       this.droppedQueueFull++;
+      this.events.queueOverflow?.(e.ip);
     }
     e.queue.push(packet.slice());
   }

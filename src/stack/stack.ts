@@ -205,6 +205,10 @@ export class Stack implements UdpHost {
         for (const p of e.queue) this.sendFrame(iface, e.mac, EtherType.IPv4, p);
       },
       failed: (ip, dropped, packets) => this.resolutionFailed(iface, ip, dropped, packets),
+      queueOverflow: () => {
+        this.counters.droppedUnresolved++;
+        iface.counters.txDropUnresolved++;
+      },
     }, this.neighborParams);
     const ndp = this.ip6.neighborCache(() => iface, rng.fork('ndp'));
     const igmp = new IgmpHost(rng.fork('igmp'), (m) => this.sendIgmp(iface, m));

@@ -88,6 +88,16 @@ simTest('stack: an address nobody owns fails after 3 requests, 1 s apart, like L
   assert.deepEqual(requests.map((f) => Math.round((f.t - 50) / 1e6)), [0, 1, 2]);
 });
 
+simTest('stack: packets beyond the 101 a resolving neighbour queues are dropped oldest first and counted as unresolved drops', (_t, seed) => {
+  const { sim, a, ping } = pair(seed);
+  for (let i = 0; i < 105; i++) ping(MISSING, 1, i);
+  assert.equal(a.arp.droppedQueueFull, 4);
+  assert.equal(a.counters.droppedUnresolved, 4, 'overflow drops count as unresolved (Linux: unresolved_discards)');
+  assert.equal(a.interfaces[1]!.counters.txDropUnresolved, 4);
+  sim.runUntil(3_100_000);
+  assert.equal(a.counters.droppedUnresolved, 105, 'then the 101 queued ones when resolution fails');
+});
+
 simTest('stack: NUD goes REACHABLE → STALE → DELAY → PROBE (unicast) → REACHABLE', (_t, seed) => {
   const { sim, a, frames, ping } = pair(seed);
   ping(B, 1, 1);
