@@ -5,11 +5,14 @@
 //            resolves the peer's MAC (one ARP exchange), as a first contact on a wire does.
 //   node:    net.connect to a net.Server on kernel loopback and dgram send, event-driven.
 // Printed per implementation: the first call, the median of the next LATER calls, and
-// first / median. A ratio near 1 means no first-use penalty beyond JIT warm-up, which
-// both implementations pay alike.
+// first / median. xlio-ts runs twice, each in a fresh child process: cold, and after
+// prewarm() (src/runtime/prewarm.ts, which the runtime's workers run at start), which
+// compiles the hot paths on a private pair of stacks before the first real call.
 // Run: npx tsc -p . && node dist/bench/first-use.bench.js
 
+import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { prewarm } from '../src/runtime/prewarm.js';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { ShmLink } from '../src/link/shm-link.js';
 import { createHost, LINK_BYTES, LINK_MTU, SERVER_IP } from '../src/cli/perf/xlio-host.js';
@@ -22,7 +25,7 @@ const STEP_LIMIT = 100_000;
 
 interface Row {
   what: string;
-  impl: 'xlio-ts' | 'node';
+  impl: string;
   firstUs: number;
   medianUs: number;
 }
@@ -30,7 +33,7 @@ interface Row {
 const nowUs = (): number => performance.now() * 1000;
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 
-function xlioRows(): Row[] {
+function xlioRows(impl: string): Row[] {
   const shared = ShmLink.pair(LINK_BYTES, LINK_MTU);
   const s = createHost(shared, 'server'), c = createHost(shared, 'client');
   const pumpUntil = (done: () => boolean, what: string): void => {
@@ -82,9 +85,9 @@ function xlioRows(): Row[] {
     c.api.close(fd);
   }
   return [
-    { what: 'TCP connect (until accepted)', impl: 'xlio-ts', firstUs: connects[0]!, medianUs: median(connects.slice(1)) },
-    { what: 'TCP first send of a connection', impl: 'xlio-ts', firstUs: sends[0]!, medianUs: median(sends.slice(1)) },
-    { what: 'UDP first datagram of a socket', impl: 'xlio-ts', firstUs: udp[0]!, medianUs: median(udp.slice(1)) },
+    { what: 'TCP connect (until accepted)', impl, firstUs: connects[0]!, medianUs: median(connects.slice(1)) },
+    { what: 'TCP first send of a connection', impl, firstUs: sends[0]!, medianUs: median(sends.slice(1)) },
+    { what: 'UDP first datagram of a socket', impl, firstUs: udp[0]!, medianUs: median(udp.slice(1)) },
   ];
 }
 
@@ -134,8 +137,22 @@ async function nodeRows(): Promise<Row[]> {
   ];
 }
 
-const rows = [...xlioRows(), ...(await nodeRows())];
-console.log(`\nKI-25 first use: the first call against the median of the next ${LATER} (µs), in one fresh process\n`);
+/** xlio-ts's rows measured in a fresh process, cold or after prewarm(). */
+function xlioInChild(warm: boolean): Row[] {
+  const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, warm ? '--xlio-prewarmed' : '--xlio-cold'], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`xlio-ts child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Row[];
+}
+
+if (process.argv.includes('--xlio-cold') || process.argv.includes('--xlio-prewarmed')) {
+  const warm = process.argv.includes('--xlio-prewarmed');
+  if (warm) prewarm();
+  process.stdout.write(JSON.stringify(xlioRows(warm ? 'xlio-ts prewarmed' : 'xlio-ts')));
+  process.exit(0);
+}
+const rows = [...xlioInChild(false), ...xlioInChild(true), ...(await nodeRows())];
+
+console.log(`\nKI-25 first use: the first call against the median of the next ${LATER} (µs), each implementation in a fresh process\n`);
 const head = ['call', 'impl', 'first µs', `median µs`, 'first / median'];
 const lines = rows.map((r) => [r.what, r.impl, r.firstUs.toFixed(1), r.medianUs.toFixed(1), `${(r.firstUs / r.medianUs).toFixed(1)}×`]);
 const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
@@ -144,6 +161,6 @@ console.log(fmt(head));
 console.log(w.map((n) => '-'.repeat(n)).join('  '));
 for (const l of lines) console.log(fmt(l));
 for (const what of new Set(rows.map((r) => r.what))) {
-  const x = rows.find((r) => r.what === what && r.impl === 'xlio-ts')!, n = rows.find((r) => r.what === what && r.impl === 'node')!;
-  console.log(`${what}: xlio-ts first ${x.firstUs.toFixed(1)} µs vs node first ${n.firstUs.toFixed(1)} µs (${(n.firstUs / x.firstUs).toFixed(1)}× in xlio-ts's favour)`);
+  const x = rows.find((r) => r.what === what && r.impl === 'xlio-ts')!, w = rows.find((r) => r.what === what && r.impl === 'xlio-ts prewarmed')!, n = rows.find((r) => r.what === what && r.impl === 'node')!;
+  console.log(`${what}: first call xlio-ts ${x.firstUs.toFixed(1)} µs cold, ${w.firstUs.toFixed(1)} µs prewarmed; node ${n.firstUs.toFixed(1)} µs (node / prewarmed xlio-ts: ${(n.firstUs / w.firstUs).toFixed(1)}×)`);
 }

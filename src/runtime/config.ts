@@ -14,6 +14,9 @@
 //   XLIO_TCP_NODELAY                1: new TCP sockets start with TCP_NODELAY (default 0).
 //   XLIO_TCP_QUICKACK               1: no delayed ACKs (default 0).
 //   XLIO_MTU                        0: follow the link's MTU (default); else 68..65535.
+//   XLIO_PREWARM                    xlio-ts's own: rounds of private TCP/UDP exchanges a worker
+//                                   runs at start so its first real connect runs compiled code
+//                                   (KI-25; default 64, 0: none). See prewarm.ts.
 //
 // The unit of XLIO_RX_POLL. XLIO counts iterations of its receive loop (one poll of the
 // completion queue, ~0.1 µs of C on the hardware it targets: the default 100000 spins about
@@ -58,6 +61,8 @@ export interface RuntimeConfig {
   readonly tcpQuickAck: boolean;
   /** XLIO_MTU: 0 follows the link. */
   readonly mtu: number;
+  /** XLIO_PREWARM: private exchanges run at a worker's start (prewarm.ts); 0: none. */
+  readonly prewarm: number;
   /** XLIO_* names in the environment that nothing in xlio-ts reads (see warnUnknown). */
   readonly unknown: readonly string[];
 }
@@ -72,6 +77,7 @@ export const DEFAULT_CONFIG: RuntimeConfig = Object.freeze({
   tcpNoDelay: false,
   tcpQuickAck: false,
   mtu: 0,
+  prewarm: 64,
   unknown: Object.freeze([]) as readonly string[],
 });
 
@@ -181,6 +187,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze([
   { name: 'XLIO_TCP_NODELAY', describe: '1: new TCP sockets start with TCP_NODELAY (Nagle off). Default 0.' },
   { name: 'XLIO_TCP_QUICKACK', describe: '1: acknowledge every segment at once (no delayed ACK). Default 0.' },
   { name: 'XLIO_MTU', describe: 'The MTU of links the runtime creates: 0 (default) follows the link; else 68 to 65535.' },
+  { name: 'XLIO_PREWARM', describe: "xlio-ts's own: rounds of private TCP/UDP exchanges a worker runs at start, so the first real connect and send run compiled code (KI-25). Default 64; 0: none." },
 ]);
 
 /**
@@ -212,6 +219,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
   if ((v = get('XLIO_TCP_NODELAY')) !== undefined) c.tcpNoDelay = parseBool01('XLIO_TCP_NODELAY', v);
   if ((v = get('XLIO_TCP_QUICKACK')) !== undefined) c.tcpQuickAck = parseBool01('XLIO_TCP_QUICKACK', v);
   if ((v = get('XLIO_MTU')) !== undefined) c.mtu = parseMtu('XLIO_MTU', v);
+  if ((v = get('XLIO_PREWARM')) !== undefined) c.prewarm = parseInteger('XLIO_PREWARM', v, 0, 100_000, 'a number of rounds from 0 (none) to 100000');
   c.unknown = Object.freeze(
     Object.keys(env)
       .filter((k) => k.startsWith('XLIO_') && !READ_HERE.has(k) && !READ_ELSEWHERE.has(k))
@@ -293,5 +301,6 @@ export function describeConfig(c: RuntimeConfig): string {
     `XLIO_TCP_NODELAY=${c.tcpNoDelay ? 1 : 0}`,
     `XLIO_TCP_QUICKACK=${c.tcpQuickAck ? 1 : 0}`,
     `XLIO_MTU=${c.mtu === 0 ? '0 (follow the link)' : c.mtu}`,
+    `XLIO_PREWARM=${c.prewarm}`,
   ].join('\n');
 }

@@ -8,6 +8,7 @@ import { LinkDriver } from '../socket/drivers.js';
 import { Sockets } from '../socket/sockets.js';
 import { Stack } from '../stack/stack.js';
 import { ipv4, ipv6 } from '../wire/address.js';
+import { prewarm } from './prewarm.js';
 import { PollLoop } from './poll-loop.js';
 import { WorkerBlock, type WorkerJob, type WorkerMessage, type WorkerSetup } from './workers.js';
 
@@ -31,6 +32,7 @@ async function main(job: WorkerJob): Promise<void> {
   const control = new Int32Array(job.control, job.index * WorkerBlock.CONTROL_WORDS * 4, WorkerBlock.CONTROL_WORDS);
   const loop = PollLoop.fromConfig(driver, job.config, { stats: stats.subarray(WorkerBlock.LOOP, WorkerBlock.LOOP + 8), control });
   const counters = stats.subarray(WorkerBlock.APP, WorkerBlock.APP + WorkerBlock.APP_SLOTS);
+  if (job.config.prewarm > 0) prewarm(job.config.prewarm); // KI-25: compile the hot paths before the app's first call
   const mod = (await import(job.app)) as { setup?: WorkerSetup };
   if (typeof mod.setup !== 'function') throw new Error(`${job.app} does not export a setup(ctx) function`);
   const app = await mod.setup({ index: job.index, count: job.count, stack, api, driver, loop, config: job.config, data: job.data, counters });

@@ -156,7 +156,7 @@ test('unknown XLIO_* names: listed by loadConfig (pure), one stderr line each, o
 
 test('every variable is described, and describeConfig names each setting with its unit', () => {
   const names = CONFIG_VARIABLES.map((v) => v.name);
-  assert.deepEqual(names, ['XLIO_SPEC', 'XLIO_RX_POLL', 'XLIO_SELECT_POLL', 'XLIO_RING_ALLOCATION_LOGIC_RX', 'XLIO_RING_ALLOCATION_LOGIC_TX', 'XLIO_TCP_NODELAY', 'XLIO_TCP_QUICKACK', 'XLIO_MTU']);
+  assert.deepEqual(names, ['XLIO_SPEC', 'XLIO_RX_POLL', 'XLIO_SELECT_POLL', 'XLIO_RING_ALLOCATION_LOGIC_RX', 'XLIO_RING_ALLOCATION_LOGIC_TX', 'XLIO_TCP_NODELAY', 'XLIO_TCP_QUICKACK', 'XLIO_MTU', 'XLIO_PREWARM']);
   const rx = CONFIG_VARIABLES.find((v) => v.name === 'XLIO_RX_POLL')!;
   assert.match(rx.describe, /poll iterations/);
   assert.match(rx.describe, /0\.1 µs/);
@@ -165,6 +165,7 @@ test('every variable is described, and describeConfig names each setting with it
   assert.match(text, /^XLIO_SELECT_POLL=100000 iterations \(cap 10 ms\)$/m);
   assert.match(text, /^XLIO_RING_ALLOCATION_LOGIC_TX=0 \(per_interface: one shared queue: one worker\)$/m);
   assert.match(text, /^XLIO_MTU=0 \(follow the link\)$/m);
+  assert.match(text, /^XLIO_PREWARM=64$/m);
 });
 
 test('configFromEnvironment warns on stderr, once per unknown name per process', () => {
