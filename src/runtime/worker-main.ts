@@ -27,7 +27,7 @@ async function main(job: WorkerJob): Promise<void> {
     stack.addAddress(isV6 ? ipv6(text!) : ipv4(text!), prefix === undefined ? (isV6 ? 128 : 32) : Number(prefix), stack.primary, { dad: false });
   }
   const driver = new LinkDriver(stack, link);
-  const api = new Sockets(stack, { driver });
+  const api = new Sockets(stack, { driver, tcpNoDelay: job.config.tcpNoDelay, tcpQuickAck: job.config.tcpQuickAck });
   const stats = new Float64Array(job.stats, job.index * WorkerBlock.SLOTS * 8, WorkerBlock.SLOTS);
   const control = new Int32Array(job.control, job.index * WorkerBlock.CONTROL_WORDS * 4, WorkerBlock.CONTROL_WORDS);
   const loop = PollLoop.fromConfig(driver, job.config, { stats: stats.subarray(WorkerBlock.LOOP, WorkerBlock.LOOP + 8), control });

@@ -17,6 +17,9 @@ export interface SocketContext {
   sleep(deadline: number): boolean;
   /** SIGPIPE for a write to a connection that cannot send (unless MSG_NOSIGNAL). */
   sigpipe(): void;
+  /** Defaults for new TCP sockets (XLIO_TCP_NODELAY, XLIO_TCP_QUICKACK); absent: Linux's (off). */
+  readonly tcpNoDelay?: boolean;
+  readonly tcpQuickAck?: boolean;
 }
 
 /** Linux's sk_shutdown bits. */

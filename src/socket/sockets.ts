@@ -38,6 +38,10 @@ export interface SocketsOptions {
   firstFd?: number;
   /** RLIMIT_NOFILE (default 1,048,576, Linux's nr_open). */
   maxFds?: number;
+  /** XLIO_TCP_NODELAY: new TCP sockets start with TCP_NODELAY set (default false, as Linux). */
+  tcpNoDelay?: boolean;
+  /** XLIO_TCP_QUICKACK: TCP connections acknowledge every segment at once, always (XLIO's meaning; default false). */
+  tcpQuickAck?: boolean;
 }
 
 /** The driver used when none is given: the stack's own clock, no blocking. */
@@ -60,6 +64,9 @@ export class Sockets implements SocketContext {
   readonly tcpPorts = new TcpPortTable();
   /** The SIGPIPE-equivalent: called when a write hits a connection that cannot send, unless MSG_NOSIGNAL. */
   onSignal: ((signal: 'SIGPIPE', fd: number) => void) | null = null;
+  /** Defaults for new TCP sockets (SocketsOptions). */
+  readonly tcpNoDelay: boolean;
+  readonly tcpQuickAck: boolean;
   sigpipes = 0;
   /** The descriptor of the call in progress (for onSignal). */
   private currentFd = -1;
@@ -72,6 +79,8 @@ export class Sockets implements SocketContext {
   ) {
     this.driver = opts.driver ?? new NonBlockingDriver(stack);
     this.fds = new FdTable(opts.firstFd ?? 3, opts.maxFds ?? 1 << 20);
+    this.tcpNoDelay = opts.tcpNoDelay === true;
+    this.tcpQuickAck = opts.tcpQuickAck === true;
     stack.tcp.portTaken = (port) => this.tcpPorts.taken(port);
   }
 

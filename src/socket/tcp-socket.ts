@@ -135,6 +135,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     super(ctx, domain, SOCK_STREAM, protocol === 0 ? IPPROTO_TCP : protocol, TCP_RMEM_DEFAULT, TCP_WMEM_DEFAULT);
     this.family = domain === AF_INET ? 4 : 6;
     this.localIs4 = this.family === 4;
+    this.noDelay = ctx.tcpNoDelay === true;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -541,6 +542,7 @@ export class TcpSocket extends SocketFile implements TcpWaker {
     // TCP_QUICKACK 0 before connect enters pingpong mode, which outlives tcp_connect: the
     // handshake's ACK is then delayed (tcp_rcv_synsent_state_process).
     if (!this.quickAckOn) c.pingpong = true;
+    c.ackEverySegment = this.ctx.tcpQuickAck === true;
     if (this.keepalive) c.setKeepalive(true);
   }
 

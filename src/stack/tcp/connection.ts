@@ -233,6 +233,8 @@ export class TcpConnection {
    * ACKs wait to ride on the next reply instead of going at once; a delayed-ACK timeout ends it.
    */
   pingpong = false;
+  /** XLIO_TCP_QUICKACK: every segment is acknowledged at once, for the connection's life (no delayed ACKs). */
+  ackEverySegment = false;
   /** Urgent mode while sending (SND.UP past SND.UNA, RFC 9293 §3.8.5): set by send(MSG_OOB). */
   urgMode = false;
   sndUp = 0;
@@ -1232,7 +1234,7 @@ export class TcpConnection {
    */
   private maybeAck(): void {
     if (this.unackedSegments === 0 && !this.ackNow) return;
-    if (this.ackNow || this.unackedSegments >= 2 || (this.quickAcks > 0 && !this.pingpong)) {
+    if (this.ackNow || this.ackEverySegment || this.unackedSegments >= 2 || (this.quickAcks > 0 && !this.pingpong)) {
       if (this.quickAcks > 0) this.quickAcks--;
       this.sendAck();
       return;
