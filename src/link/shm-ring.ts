@@ -39,6 +39,8 @@
 // argument above holds across processes. Only the parked branch changes: a ring without a
 // ShmFutex runs exactly the pure-JS path.
 
+import { Doorbell, FUTEX_WAKE_ALL, type ShmFutex } from './doorbell.js';
+
 /** Int32 word indices of the header, for tools and tests that inspect a ring. */
 export const ShmRingLayout = Object.freeze({
   HEADER_BYTES: 256,
@@ -81,28 +83,7 @@ export type ShmFrameHandler = (bytes: Uint8Array, at: number, len: number) => vo
  * FUTEX_PRIVATE_FLAG) on an Int32 of the SharedArrayBuffer, with Atomics.wait/notify's
  * argument conventions. The native addon (src/native/addon.ts) is one.
  */
-export interface ShmFutex {
-  futexWait(sab: SharedArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): 'ok' | 'not-equal' | 'timed-out';
-  futexWaitAsync(sab: SharedArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): Promise<'ok' | 'not-equal' | 'timed-out'>;
-  futexWake(sab: SharedArrayBuffer, byteOffset: number, count: number): number;
-}
-
-/**
- * The longest single futexWaitAsync: it holds a libuv threadpool thread and keeps the
- * process from exiting until it returns, so long waits are taken in slices (the loop
- * re-checks between them anyway).
- */
-const FUTEX_ASYNC_SLICE_MS = 250;
-/**
- * futexWake wakes every sleeper on the bell, not one: only this ring's single consumer (or
- * producer) sleeps there, but an abandoned async wait of it (one that lost a race with a
- * timer and was not awaited) may still be queued, and FUTEX_WAKE of 1 could pick that one.
- */
-const FUTEX_WAKE_ALL = Infinity;
-
-type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-type WaitAsync = (ta: Int32Array, index: number, value: number, timeout?: number) => WaitAsyncResult;
-const waitAsync: WaitAsync | undefined = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
+export type { ShmFutex } from './doorbell.js';
 
 function roundCapacity(bytes: number): number {
   if (!Number.isFinite(bytes) || bytes <= 0) throw new RangeError(`ShmRing capacity must be positive, got ${bytes}`);
@@ -142,13 +123,23 @@ export class ShmRing {
   // Consumer statistics.
   drainedFrames = 0;
   drainedBytes = 0;
+  /** The consumer's doorbell (waitForData, waitForDataAsync, interruptWait). */
+  private readonly dataBell: Doorbell;
   /** Sleeps in waitForData/waitForDataAsync (a wait may sleep more than once). */
-  dataParks = 0;
+  get dataParks(): number {
+    return this.dataBell.parks;
+  }
   /** Waits that slept and ended with data rather than at the timeout. */
-  wakeups = 0;
-  dataTimeouts = 0;
+  get wakeups(): number {
+    return this.dataBell.wakeups;
+  }
+  get dataTimeouts(): number {
+    return this.dataBell.timeouts;
+  }
   /** Waits ended by interruptWait() rather than by data or the timeout. */
-  dataInterrupts = 0;
+  get dataInterrupts(): number {
+    return this.dataBell.interrupts;
+  }
   /** Space doorbells rung (the producer was parked). */
   spaceNotifies = 0;
 
@@ -218,6 +209,7 @@ export class ShmRing {
     this.pendingTail = Atomics.load(this.i32, W_TAIL);
     this.headSeen = Atomics.load(this.i32, W_HEAD);
     this.head = this.headSeen;
+    this.dataBell = new Doorbell(this.i32, W_DATA_PARKED, W_DATA_BELL, W_DATA_KICK, () => this.isEmpty(), futex);
   }
 
   // ---- producer ----
@@ -425,46 +417,7 @@ export class ShmRing {
    * poll loop parked in a worker.
    */
   interruptWait(): void {
-    const i32 = this.i32;
-    Atomics.store(i32, W_DATA_KICK, 1);
-    Atomics.add(i32, W_DATA_BELL, 1);
-    Atomics.notify(i32, W_DATA_BELL);
-    if (this.futex !== null) this.futex.futexWake(this.sab, this.offset + 4 * W_DATA_BELL, FUTEX_WAKE_ALL);
-  }
-
-  /**
-   * One round of the consumer's side of the doorbell protocol: raises the parked flag, reads
-   * the bell, re-checks. Returns the milliseconds to sleep on the bell (its value is left in
-   * parkSeq), 0 when data is there, or −1 when the deadline passed or the wait was
-   * interrupted (flag lowered).
-   */
-  private parkForData(deadline: number): number {
-    const i32 = this.i32;
-    Atomics.store(i32, W_DATA_PARKED, 1);
-    this.parkSeq = Atomics.load(i32, W_DATA_BELL);
-    if (!this.isEmpty()) return 0;
-    if (Atomics.load(i32, W_DATA_KICK) !== 0) {
-      Atomics.store(i32, W_DATA_KICK, 0);
-      Atomics.store(i32, W_DATA_PARKED, 0);
-      this.dataInterrupts++;
-      return -1;
-    }
-    const left = deadline - performance.now();
-    if (left <= 0) {
-      Atomics.store(i32, W_DATA_PARKED, 0);
-      this.dataTimeouts++;
-      return -1;
-    }
-    this.dataParks++;
-    return left;
-  }
-  private parkSeq = 0;
-
-  /** The data arrived after `slept` sleeps or none: lower the flag and count the wake-up. */
-  private unparkForData(slept: boolean): true {
-    Atomics.store(this.i32, W_DATA_PARKED, 0);
-    if (slept) this.wakeups++;
-    return true;
+    this.dataBell.interrupt();
   }
 
   /**
@@ -472,18 +425,7 @@ export class ShmRing {
    * published or `timeoutMs` passes. Returns false on timeout or interruptWait().
    */
   waitForData(timeoutMs: number): boolean {
-    if (!this.isEmpty()) return true;
-    const deadline = performance.now() + timeoutMs;
-    let slept = false;
-    for (;;) {
-      const left = this.parkForData(deadline);
-      if (left < 0) return false;
-      if (left === 0) return this.unparkForData(slept);
-      slept = true;
-      // A bell rung for an earlier park can wake this one early: loop and re-check.
-      if (this.futex !== null) this.futex.futexWait(this.sab, this.offset + 4 * W_DATA_BELL, this.parkSeq, left);
-      else Atomics.wait(this.i32, W_DATA_BELL, this.parkSeq, left);
-    }
+    return this.dataBell.wait(timeoutMs);
   }
 
   /**
@@ -491,33 +433,8 @@ export class ShmRing {
    * futexWaitAsync on a cross-process ring), so the event loop keeps running. At most one
    * wait may be outstanding.
    */
-  async waitForDataAsync(timeoutMs: number): Promise<boolean> {
-    if (!this.isEmpty()) return true;
-    if (this.futex !== null) return this.waitForDataFutexAsync(timeoutMs);
-    if (waitAsync === undefined) throw new Error('Atomics.waitAsync is not available in this runtime');
-    const deadline = performance.now() + timeoutMs;
-    let slept = false;
-    for (;;) {
-      const left = this.parkForData(deadline);
-      if (left < 0) return false;
-      if (left === 0) return this.unparkForData(slept);
-      slept = true;
-      const r = waitAsync(this.i32, W_DATA_BELL, this.parkSeq, left);
-      if (r.async) await r.value;
-    }
+  waitForDataAsync(timeoutMs: number): Promise<boolean> {
+    return this.dataBell.waitAsync(timeoutMs);
   }
 
-  /** waitForDataAsync on a cross-process ring: futexWaitAsync in slices of at most FUTEX_ASYNC_SLICE_MS. */
-  private async waitForDataFutexAsync(timeoutMs: number): Promise<boolean> {
-    const futex = this.futex!;
-    const deadline = performance.now() + timeoutMs;
-    let slept = false;
-    for (;;) {
-      const left = this.parkForData(deadline);
-      if (left < 0) return false;
-      if (left === 0) return this.unparkForData(slept);
-      slept = true;
-      await futex.futexWaitAsync(this.sab, this.offset + 4 * W_DATA_BELL, this.parkSeq, Math.min(left, FUTEX_ASYNC_SLICE_MS));
-    }
-  }
 }

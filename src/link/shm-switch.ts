@@ -39,6 +39,7 @@
 // worker_threads sharing one SAB.
 
 import type { Link } from './link.js';
+import { Doorbell } from './doorbell.js';
 import { ShmRing, ShmRingLayout, type ShmFrameHandler } from './shm-ring.js';
 
 /** What every port attaches to: the segment and its geometry; structured-cloneable (postMessage, workerData). */
@@ -102,9 +103,6 @@ const TABLE_PROBES = 8;
 /** Marks a used slot in the table's high word (a MAC's high part is 16 bits). */
 const SLOT_USED = 0x10000;
 
-type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-type WaitAsync = (ta: Int32Array, index: number, value: number, timeout?: number) => WaitAsyncResult;
-const waitAsync: WaitAsync | undefined = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
 
 /** Bytes before the payload: the Ethernet header and its 802.1Q/802.1ad tags. */
 function l2HeaderLength(f: Uint8Array): number {
@@ -201,13 +199,23 @@ export class ShmSwitchPort implements Link {
   // Receive counters.
   rxFrames = 0;
   rxBytes = 0;
+  /** This port's doorbell (waitForData, waitForDataAsync, interruptWait): one bell for all its inbound rings. */
+  private readonly dataBell: Doorbell;
   /** Sleeps in waitForData/waitForDataAsync (a wait may sleep more than once). */
-  dataParks = 0;
+  get dataParks(): number {
+    return this.dataBell.parks;
+  }
   /** Waits that slept and ended with data rather than at the timeout. */
-  wakeups = 0;
-  dataTimeouts = 0;
+  get wakeups(): number {
+    return this.dataBell.wakeups;
+  }
+  get dataTimeouts(): number {
+    return this.dataBell.timeouts;
+  }
   /** Waits ended by ShmSwitch.interruptWait rather than by data or the timeout. */
-  dataInterrupts = 0;
+  get dataInterrupts(): number {
+    return this.dataBell.interrupts;
+  }
   /** Learned-table entries written (new MACs and moves). */
   learned = 0;
 
@@ -216,9 +224,6 @@ export class ShmSwitchPort implements Link {
   private readonly tx: (ShmRing | null)[]; // tx[j]: ring (index→j); null at index
   private readonly rx: ShmRing[]; // inbound rings, in port order without this one
   private readonly rxFrom: Int32Array; // rxFrom[k]: the port rx[k] comes from
-  private readonly bell: number; // this port's BELL word index
-  private readonly parked: number; // this port's PARKED word index
-  private readonly kick: number; // this port's KICK word index
   // Learned table: open addressing over (hi | SLOT_USED, lo) → port.
   private readonly slotHi = new Int32Array(TABLE_SLOTS);
   private readonly slotLo = new Int32Array(TABLE_SLOTS);
@@ -231,7 +236,6 @@ export class ShmSwitchPort implements Link {
   private handler: ShmFrameHandler = () => {};
   private from = 0;
   private nextRx = 0;
-  private parkSeq = 0;
   private readonly onFrame: ShmFrameHandler;
 
   /** Opens port `index` of the segment; one ShmSwitchPort per port at a time (it throws if the port is open). */
@@ -253,9 +257,7 @@ export class ShmSwitchPort implements Link {
     this.ports = ports;
     this.mtu = mtu;
     this.ctl = ctl;
-    this.bell = block + L.BELL;
-    this.parked = block + L.PARKED;
-    this.kick = block + L.KICK;
+    this.dataBell = new Doorbell(ctl, block + L.PARKED, block + L.BELL, block + L.KICK, () => this.isEmpty());
     this.bellAt = new Int32Array(ports);
     for (let j = 0; j < ports; j++) this.bellAt[j] = ((L.HEADER_BYTES + j * L.PORT_BLOCK_BYTES) >> 2) + L.BELL;
     this.tx = [];
@@ -480,10 +482,7 @@ export class ShmSwitchPort implements Link {
 
   /** Ends this port's wait in progress (or its next one), as ShmSwitch.interruptWait; from the port's own thread. */
   interruptWait(): void {
-    const ctl = this.ctl;
-    Atomics.store(ctl, this.kick, 1);
-    Atomics.add(ctl, this.bell, 1);
-    Atomics.notify(ctl, this.bell);
+    this.dataBell.interrupt();
   }
 
   /** The port the frame being handed to a receive() handler came from. */
@@ -498,62 +497,14 @@ export class ShmSwitchPort implements Link {
     return true;
   }
 
-  /** One park round (S, L, C above): ms to sleep on the bell (seq in parkSeq), 0 when data is there, −1 past the deadline or interrupted. */
-  private parkForData(deadline: number): number {
-    const ctl = this.ctl;
-    Atomics.store(ctl, this.parked, 1);
-    this.parkSeq = Atomics.load(ctl, this.bell);
-    if (!this.isEmpty()) return 0;
-    if (Atomics.load(ctl, this.kick) !== 0) {
-      Atomics.store(ctl, this.kick, 0);
-      Atomics.store(ctl, this.parked, 0);
-      this.dataInterrupts++;
-      return -1;
-    }
-    const left = deadline - performance.now();
-    if (left <= 0) {
-      Atomics.store(ctl, this.parked, 0);
-      this.dataTimeouts++;
-      return -1;
-    }
-    this.dataParks++;
-    return left;
-  }
-
-  private unparkForData(slept: boolean): true {
-    Atomics.store(this.ctl, this.parked, 0);
-    if (slept) this.wakeups++;
-    return true;
-  }
-
   /** In a worker (Atomics.wait blocks the thread): sleeps until a frame arrives or `timeoutMs` passes; false on timeout or interrupt. */
   waitForData(timeoutMs: number): boolean {
-    if (!this.isEmpty()) return true;
-    const deadline = performance.now() + timeoutMs;
-    let slept = false;
-    for (;;) {
-      const left = this.parkForData(deadline);
-      if (left < 0) return false;
-      if (left === 0) return this.unparkForData(slept);
-      slept = true;
-      Atomics.wait(this.ctl, this.bell, this.parkSeq, left);
-    }
+    return this.dataBell.wait(timeoutMs);
   }
 
   /** On the main thread: as waitForData with Atomics.waitAsync, so the event loop keeps running. One wait at a time. */
-  async waitForDataAsync(timeoutMs: number): Promise<boolean> {
-    if (!this.isEmpty()) return true;
-    if (waitAsync === undefined) throw new Error('Atomics.waitAsync is not available in this runtime');
-    const deadline = performance.now() + timeoutMs;
-    let slept = false;
-    for (;;) {
-      const left = this.parkForData(deadline);
-      if (left < 0) return false;
-      if (left === 0) return this.unparkForData(slept);
-      slept = true;
-      const r = waitAsync(this.ctl, this.bell, this.parkSeq, left);
-      if (r.async) await r.value;
-    }
+  waitForDataAsync(timeoutMs: number): Promise<boolean> {
+    return this.dataBell.waitAsync(timeoutMs);
   }
 }
 
