@@ -9,6 +9,7 @@ import { Sockets } from '../socket/sockets.js';
 import { Stack } from '../stack/stack.js';
 import { ipv4, ipv6 } from '../wire/address.js';
 import { prewarm } from './prewarm.js';
+import { spinCapUs } from './config.js';
 import { PollLoop } from './poll-loop.js';
 import { WorkerBlock, type WorkerJob, type WorkerMessage, type WorkerSetup } from './workers.js';
 
@@ -26,7 +27,8 @@ async function main(job: WorkerJob): Promise<void> {
     const isV6 = text!.includes(':');
     stack.addAddress(isV6 ? ipv6(text!) : ipv4(text!), prefix === undefined ? (isV6 ? 128 : 32) : Number(prefix), stack.primary, { dad: false });
   }
-  const driver = new LinkDriver(stack, link);
+  // XLIO_SELECT_POLL: blocking waits poll the queue this long before parking.
+  const driver = new LinkDriver(stack, link, undefined, { spinPolls: job.config.selectPoll, spinCapUs: spinCapUs(job.config.selectPoll) });
   const api = new Sockets(stack, { driver, tcpNoDelay: job.config.tcpNoDelay, tcpQuickAck: job.config.tcpQuickAck });
   const stats = new Float64Array(job.stats, job.index * WorkerBlock.SLOTS * 8, WorkerBlock.SLOTS);
   const control = new Int32Array(job.control, job.index * WorkerBlock.CONTROL_WORDS * 4, WorkerBlock.CONTROL_WORDS);

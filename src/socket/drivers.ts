@@ -58,10 +58,23 @@ export class LinkDriver implements SocketDriver {
     readonly stack: Stack,
     readonly link: ParkableLink,
     private readonly clock: () => number = monotonicUs,
-    opts: { canBlock?: boolean } = {},
+    opts: { canBlock?: boolean; spinPolls?: number; spinCapUs?: number } = {},
   ) {
     this.canBlock = opts.canBlock ?? !isMainThread;
+    const polls = opts.spinPolls ?? 0;
+    this.spinPolls = polls < 0 ? Infinity : polls;
+    this.spinCapUs = opts.spinCapUs ?? Infinity;
   }
+
+  /**
+   * XLIO_SELECT_POLL: pump rounds a blocking wait (select/poll/epoll_wait, a blocking recv…)
+   * polls the link before it parks on the doorbell (Infinity: until its deadline), at most
+   * spinCapUs µs. 0 (the default): park at once.
+   */
+  readonly spinPolls: number;
+  readonly spinCapUs: number;
+  /** Pump rounds spent polling in wait() before parking (or instead of it). */
+  spins = 0;
 
   now(): number {
     return this.clock();
@@ -108,6 +121,17 @@ export class LinkDriver implements SocketDriver {
   }
 
   wait(deadline: number): void {
+    if (this.spinPolls > 0) {
+      const start = this.now();
+      for (let i = 0; i < this.spinPolls; i++) {
+        this.spins++;
+        const next = this.pump();
+        if (this.frames > 0) return;
+        const now = this.now();
+        if (now >= deadline || now >= next) return;
+        if (now - start >= this.spinCapUs) break;
+      }
+    }
     const ms = this.parkTime(deadline);
     if (ms < 0) return;
     this.link.waitForData(ms);

@@ -68,3 +68,21 @@ test('XLIO_TCP_NODELAY / XLIO_TCP_QUICKACK: Sockets defaults for new TCP sockets
   assert.equal(xlio.nodelay, 1, 'XLIO_TCP_NODELAY=1: TCP_NODELAY set on new sockets (accepted ones inherit it from the listener)');
   assert.equal(xlio.acks, 1, 'XLIO_TCP_QUICKACK=1: every segment acknowledged at once');
 });
+
+test('XLIO_SELECT_POLL: a blocking wait polls the link that many rounds before it parks; -1 polls until its deadline; 0 parks at once', () => {
+  const shared = ShmLink.pair(1 << 16, 1500);
+  const run = (spinPolls: number, waitMs: number): { spins: number; parks: number } => {
+    const stack = new Stack({ mac: Uint8Array.of(2, 0, 0, 0, 0, 7), rng: new SeededRng(7), ipv6: false });
+    const link = new ShmLink(shared, 'a');
+    stack.attach(link);
+    const driver = new LinkDriver(stack, link, undefined, { canBlock: true, spinPolls });
+    const parks = link.rx.dataParks;
+    driver.wait(driver.now() + waitMs * 1000);
+    return { spins: driver.spins, parks: link.rx.dataParks - parks };
+  };
+  assert.deepEqual(run(0, 5), { spins: 0, parks: 1 }, 'parks at once');
+  assert.deepEqual(run(300, 200), { spins: 300, parks: 1 }, 'polls 300 rounds, then parks until the deadline');
+  const forever = run(-1, 5);
+  assert.ok(forever.spins > 0, 'polls');
+  assert.equal(forever.parks, 0, 'never parks: polls until the deadline');
+});
