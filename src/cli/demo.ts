@@ -182,12 +182,11 @@ interface Measurement {
   test: string;
   latency: boolean;
   xlio: () => Promise<PerfResult>;
-  node: (port: number) => Promise<PerfResult>;
   proto: Proto;
   /** How xlio-ts runs, for the progress line. */
   how: string;
-  /** Compare with the node row of this earlier test instead of measuring node again. */
-  nodeOf?: string;
+  /** Node's measurement, or the earlier test whose node row this one is compared with. */
+  node: { run: (port: number) => Promise<PerfResult> } | { sameAs: string };
 }
 
 /** The ping-pong rows repeated with xlio-ts's server in a second process (needs the native addon). */
@@ -211,7 +210,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoRow[]> {
       proto: 'tcp',
       how: threads,
       xlio: () => runPingPong({ ...base('tcp', PP_MSG), impl: 'xlio' }),
-      node: (port) => runPingPong({ ...base('tcp', PP_MSG), impl: 'os', host: '127.0.0.1', port }),
+      node: { run: (port) => runPingPong({ ...base('tcp', PP_MSG), impl: 'os', host: '127.0.0.1', port }) },
     },
     {
       test: 'UDP ping-pong 64 B',
@@ -219,7 +218,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoRow[]> {
       proto: 'udp',
       how: threads,
       xlio: () => runPingPong({ ...base('udp', PP_MSG), impl: 'xlio' }),
-      node: (port) => runPingPong({ ...base('udp', PP_MSG), impl: 'os', host: '127.0.0.1', port }),
+      node: { run: (port) => runPingPong({ ...base('udp', PP_MSG), impl: 'os', host: '127.0.0.1', port }) },
     },
     {
       test: `TCP bulk ${BULK_MSG / 1024} KiB writes`,
@@ -227,7 +226,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoRow[]> {
       proto: 'tcp',
       how: threads,
       xlio: () => runThroughput({ ...base('tcp', BULK_MSG), impl: 'xlio' }),
-      node: (port) => runThroughput({ ...base('tcp', BULK_MSG), impl: 'os', host: '127.0.0.1', port }),
+      node: { run: (port) => runThroughput({ ...base('tcp', BULK_MSG), impl: 'os', host: '127.0.0.1', port }) },
     },
   ];
   if (crossProcessRows()) {
@@ -238,13 +237,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoRow[]> {
         latency: true,
         proto,
         how: 'shared memory, two processes',
-        nodeOf: same,
+        node: { sameAs: same },
         xlio: () => runPingPong({ ...base(proto, PP_MSG), impl: 'xlio', processes: true }),
-        node: () => Promise.reject(new Error('not measured again')),
       });
     }
   }
-  const progress = o.progress === false ? null : new Progress(tests.length * 2 - tests.filter((t) => t.nodeOf !== undefined).length, o.seconds);
+  const progress = o.progress === false ? null : new Progress(tests.length + tests.filter((t) => 'run' in t.node).length, o.seconds);
   const servers = new Map<Proto, ChildServer>();
   const rows: DemoRow[] = [];
   let step = 0;
@@ -252,15 +250,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoRow[]> {
     for (const t of tests) {
       progress?.step(++step, `${t.test} · xlio-ts (${t.how})`);
       rows.push(rowOf(t.test, 'xlio-ts', await t.xlio(), t.latency));
-      if (t.nodeOf !== undefined) {
-        const earlier = rows.find((r) => r.test === t.nodeOf && r.impl === 'node')!;
+      const node = t.node;
+      if ('sameAs' in node) {
+        const earlier = rows.find((r) => r.test === node.sameAs && r.impl === 'node')!;
         rows.push({ ...earlier, test: t.test });
         continue;
       }
       let srv = servers.get(t.proto);
       if (srv === undefined) servers.set(t.proto, (srv = await startChildServer(t.proto)));
       progress?.step(++step, `${t.test} · node (kernel loopback, two processes)`);
-      rows.push(rowOf(t.test, 'node', await t.node(srv.port), t.latency));
+      rows.push(rowOf(t.test, 'node', await node.run(srv.port), t.latency));
     }
   } finally {
     progress?.done();

@@ -4,7 +4,8 @@
 // xlio-ts has no link to the host's network yet (AF_PACKET/AF_XDP drivers are native
 // work), so its peer is always the in-process server.
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { nativeUnavailableReason } from '../../native/addon.js';
 import { ShmLink, type ShmLinkShared } from '../../link/shm-link.js';
@@ -17,27 +18,6 @@ const WORKER = new URL('./xlio-worker.js', import.meta.url);
 const PROC_SERVER = new URL('./xlio-proc-server.js', import.meta.url);
 let segments = 0;
 
-/** Resolves with the child's first message of `type`; rejects on an error message, its exit, or after `ms`. */
-function expectChild<T extends XlioWorkerMessage['type']>(c: ChildProcess, type: T, ms: number): Promise<Extract<XlioWorkerMessage, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`xlio-ts server process: no '${type}' in ${(ms / 1000).toFixed(0)} s`)), ms).unref();
-    const onMessage = (m: XlioWorkerMessage): void => {
-      if (m.type === 'error') done(new Error(`xlio-ts server process: ${m.message}`));
-      else if (m.type === type) done(null, m as Extract<XlioWorkerMessage, { type: T }>);
-    };
-    const onExit = (code: number | null, signal: string | null): void => done(new Error(`xlio-ts server process exited (${signal ?? code}) before '${type}'`));
-    const done = (e: Error | null, m?: Extract<XlioWorkerMessage, { type: T }>): void => {
-      clearTimeout(timer);
-      c.off('message', onMessage);
-      c.off('exit', onExit);
-      if (e !== null) reject(e);
-      else resolve(m!);
-    };
-    c.on('message', onMessage);
-    c.once('exit', onExit);
-  });
-}
-
 export interface XlioServerHandle extends PerfServerHandle {
   readonly shared: ShmLinkShared;
 }
@@ -47,42 +27,82 @@ function spawn(data: XlioWorkerData): Worker {
   return new Worker(WORKER, { workerData: data });
 }
 
-/** Resolves with the first message of `type`, rejects on an error message, a crash, or after `ms`. */
-function expect<T extends XlioWorkerMessage['type']>(w: Worker, type: T, ms: number, what: string): Promise<Extract<XlioWorkerMessage, { type: T }>> {
+/** A server or client run elsewhere: a worker thread, or a child process with an IPC channel ('message', 'error', 'exit'). */
+type Runner = EventEmitter;
+
+/**
+ * Resolves with the runner's first message of `type`; rejects on an error message, a crash,
+ * its exit, or after `ms` — then `abort()`s it (terminate, kill) unless it already exited.
+ */
+function expect<T extends XlioWorkerMessage['type']>(r: Runner, type: T, ms: number, what: string, abort: () => void): Promise<Extract<XlioWorkerMessage, { type: T }>> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const fail = (e: Error, kill: boolean): void => {
       cleanup();
-      void w.terminate();
-      reject(new Error(`${what}: no answer in ${(ms / 1000).toFixed(0)} s`));
-    }, ms).unref(); // the worker itself keeps the process alive while it runs
+      if (kill) abort();
+      reject(e);
+    };
+    // unref: the runner itself keeps the process alive while it runs.
+    const timer = setTimeout(() => fail(new Error(`${what}: no '${type}' in ${(ms / 1000).toFixed(0)} s`), true), ms).unref();
     const onMessage = (m: XlioWorkerMessage): void => {
-      if (m.type === 'error') {
-        cleanup();
-        void w.terminate();
-        reject(new Error(`${what}: ${m.message}`));
-      } else if (m.type === type) {
+      if (m.type === 'error') fail(new Error(`${what}: ${m.message}`), true);
+      else if (m.type === type) {
         cleanup();
         resolve(m as Extract<XlioWorkerMessage, { type: T }>);
       }
     };
-    const onError = (e: Error): void => {
-      cleanup();
-      reject(e);
-    };
-    const onExit = (code: number): void => {
-      cleanup();
-      reject(new Error(`${what}: worker exited (${code}) before '${type}'`));
-    };
+    const onError = (e: Error): void => fail(e, false);
+    const onExit = (code: number | null): void => fail(new Error(`${what}: exited (${code}) before '${type}'`), false);
     const cleanup = (): void => {
       clearTimeout(timer);
-      w.off('message', onMessage);
-      w.off('error', onError);
-      w.off('exit', onExit);
+      r.off('message', onMessage);
+      r.off('error', onError);
+      r.off('exit', onExit);
     };
-    w.on('message', onMessage);
-    w.once('error', onError);
-    w.once('exit', onExit);
+    r.on('message', onMessage);
+    r.on('error', onError);
+    r.on('exit', onExit);
   });
+}
+
+/** The server's counters once `done` arrives, or a rejection after 10 s; `cleanup` runs either way. */
+function stopped(done: Promise<Extract<XlioWorkerMessage, { type: 'done' }>>, what: string, cleanup: () => void): Promise<ServerCounters> {
+  const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not stop in 10 s`)), 10_000).unref());
+  return Promise.race([done.then((m) => m.counters), late]).finally(cleanup);
+}
+
+/**
+ * Waits for a started server's 'ready' (aborting it on failure) and returns its handle: close()
+ * asks it to stop, waits up to 10 s for its final counters, then aborts it in any case.
+ */
+async function serverHandle(
+  cfg: ServerConfig,
+  shared: ShmLinkShared,
+  r: Runner,
+  what: string,
+  ops: { abort: () => void; stop: () => void; counters: () => ServerCounters },
+): Promise<XlioServerHandle> {
+  const done = expect(r, 'done', 24 * 3600_000, what, ops.abort);
+  done.catch(() => {}); // observed by close()
+  try {
+    await Promise.race([expect(r, 'ready', 20_000, what, ops.abort), done]);
+  } catch (e) {
+    ops.abort();
+    throw e;
+  }
+  let closed: Promise<ServerCounters> | null = null;
+  return {
+    host: SERVER_IP,
+    port: cfg.port,
+    shared,
+    counters: ops.counters,
+    close: () => {
+      if (closed === null) {
+        ops.stop();
+        closed = stopped(done, what, ops.abort);
+      }
+      return closed;
+    },
+  };
 }
 
 export class XlioTransport implements PerfTransport {
@@ -97,24 +117,12 @@ export class XlioTransport implements PerfTransport {
     const shared = ShmLink.pair(LINK_BYTES, LINK_MTU);
     const control = new SharedArrayBuffer(8 + 4 * 8);
     const w = spawn({ role: 'server', shared, control, server: cfg });
-    const done = expect(w, 'done', 24 * 3600_000, 'xlio-ts server');
-    done.catch(() => {}); // observed by close()
-    await Promise.race([expect(w, 'ready', 20_000, 'xlio-ts server'), done]);
     const live = new Float64Array(control, 8, 4);
-    let closed: Promise<ServerCounters> | null = null;
-    return {
-      host: SERVER_IP,
-      port: cfg.port,
-      shared,
+    return serverHandle(cfg, shared, w, 'xlio-ts server', {
+      abort: () => void w.terminate(),
+      stop: () => Atomics.store(new Int32Array(control, 0, 1), 0, 1),
       counters: () => ({ received: live[0]!, replied: live[1]!, ignored: 0, bytes: live[2]!, connections: live[3]! }),
-      close: () => {
-        if (closed === null) {
-          Atomics.store(new Int32Array(control, 0, 1), 0, 1);
-          closed = Promise.race([done.then((m) => m.counters), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('xlio-ts server did not stop in 10 s')), 10_000).unref())]).finally(() => void w.terminate());
-        }
-        return closed;
-      },
-    };
+    });
   }
 
   /**
@@ -126,33 +134,18 @@ export class XlioTransport implements PerfTransport {
     if (why !== null) throw new PerfUsageError(`two processes over shared memory need the native addon, which is not available: ${why}`);
     const name = `/xlio-perf-${process.pid}-${++segments}`;
     const link = ShmLink.createNamed(name, LINK_BYTES, LINK_MTU, 'b');
-    let child: ChildProcess;
     try {
-      child = fork(PROC_SERVER, [name, JSON.stringify(cfg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      const done = expectChild(child, 'done', 24 * 3600_000);
-      done.catch(() => {}); // observed by close()
-      try {
-        await Promise.race([expectChild(child, 'ready', 20_000), done]);
-      } catch (e) {
-        child.kill('SIGKILL');
-        throw e;
-      }
-      let closed: Promise<ServerCounters> | null = null;
-      return {
-        host: SERVER_IP,
-        port: cfg.port,
-        shared: link.shared,
-        counters: () => ({ received: 0, replied: 0, ignored: 0, bytes: 0, connections: 0 }),
-        close: () => {
-          if (closed === null) {
-            if (child.connected) child.send('stop');
-            closed = Promise.race([done.then((m) => m.counters), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('xlio-ts server process did not stop in 10 s')), 10_000).unref())]).finally(() => {
-              if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-            });
-          }
-          return closed;
+      const child = fork(PROC_SERVER, [name, JSON.stringify(cfg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      return await serverHandle(cfg, link.shared, child, 'xlio-ts server process', {
+        abort: () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         },
-      };
+        stop: () => {
+          if (child.connected) child.send('stop');
+        },
+        // The child's counters arrive with its 'done' message only.
+        counters: () => ({ received: 0, replied: 0, ignored: 0, bytes: 0, connections: 0 }),
+      });
     } finally {
       ShmLink.unlinkNamed(name); // both sides have it mapped (or the child failed): the name is no longer needed
     }
@@ -168,7 +161,7 @@ export class XlioTransport implements PerfTransport {
     try {
       const w = spawn({ role: 'client', shared: srv.shared, control: new SharedArrayBuffer(8), client: cfg });
       const limit = cfg.count > 0 ? 120_000 : cfg.seconds * 1000 + 30_000;
-      const { outcome } = await expect(w, 'result', limit, 'xlio-ts client');
+      const { outcome } = await expect(w, 'result', limit, 'xlio-ts client', () => void w.terminate());
       void w.terminate();
       if (own) outcome.server = await srv.close();
       return outcome;
