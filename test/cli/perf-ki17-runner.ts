@@ -12,6 +12,7 @@
 
 import { runPingPong, runThroughput, clientConfig, resultOf, type PerfResult } from '../../src/cli/perf/api.js';
 import type { Iomux } from '../../src/cli/perf/transport.js';
+import type { ClientCounters } from '../../src/cli/perf/roles.js';
 import { XlioTransport } from '../../src/cli/perf/xlio-transport.js';
 import type { ShmLinkShared } from '../../src/link/shm-link.js';
 import { ShmRing } from '../../src/link/shm-ring.js';
@@ -22,19 +23,12 @@ const RUN_SECONDS = 0.2;
 /** A run that has not finished after this long is hung (it takes RUN_SECONDS plus a worker's start). */
 const RUN_LIMIT_MS = 15_000;
 
-export interface RunLine {
+export interface RunLine extends Pick<ClientCounters, 'sent' | 'pongRequests' | 'received' | 'dropped' | 'duplicates' | 'outOfOrder' | 'ignored'> {
   kind: 'run';
   via: 'shared-server' | 'api';
   mode: 'ping-pong' | 'throughput';
   round: number;
   ms: number;
-  sent: number;
-  pongRequests: number;
-  received: number;
-  dropped: number;
-  duplicates: number;
-  outOfOrder: number;
-  ignored: number;
   /** The server's counters, when the run had a server of its own. */
   server?: { received: number; replied: number };
 }

@@ -12,6 +12,7 @@
 
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ShmRing, ShmRingLayout } from '../../src/link/shm-ring.js';
+import type { WorkerResult } from '../unit/shm-ring-worker.js';
 
 // Progress words.
 export const P_SENT = 0; // frames published by the producer
@@ -171,16 +172,9 @@ export interface ConsumerJob {
   stallMs: number;
 }
 
-export interface StressResult {
+/** The unit test's worker result (type only: importing that module's code would run its worker), plus wrap-around skips. */
+export interface StressResult extends WorkerResult {
   role: 'producer' | 'consumer';
-  frames: number;
-  error: string | null;
-  elapsedMs: number;
-  parks: number;
-  wakeups: number;
-  timeouts: number;
-  fullEvents: number;
-  notifies: number;
   skips: number;
 }
 
