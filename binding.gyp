@@ -11,8 +11,13 @@
             "native/src/args.cc",
             "native/src/errors.cc",
             "native/src/futex.cc",
+            "native/src/netns.cc",
+            "native/src/packet.cc",
+            "native/src/port.cc",
             "native/src/sab.cc",
-            "native/src/shm.cc"
+            "native/src/shm.cc",
+            "native/src/tap.cc",
+            "native/src/xdp.cc"
           ],
           "defines": ["NAPI_VERSION=8"],
           "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter"],

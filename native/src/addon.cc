@@ -7,6 +7,9 @@
 #include "init.h"
 
 NAPI_MODULE_INIT() {
-  if (!xlio::InitShm(env, exports) || !xlio::InitFutex(env, exports)) return nullptr;
+  if (!xlio::InitShm(env, exports) || !xlio::InitFutex(env, exports) || !xlio::InitPort(env, exports) ||
+      !xlio::InitNetns(env, exports) || !xlio::InitPacket(env, exports) || !xlio::InitTap(env, exports) ||
+      !xlio::InitXdp(env, exports))
+    return nullptr;
   return exports;
 }

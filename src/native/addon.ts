@@ -27,6 +27,25 @@ export interface NativeAddon {
   futexWaitAsync(sab: SharedArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): Promise<FutexWaitResult>;
   /** FUTEX_WAKE: wakes up to `count` futexWait(Async) waiters on that word, in any process; returns how many. */
   futexWake(sab: SharedArrayBuffer, byteOffset: number, count: number): number;
+
+  // Frame ports (native/src/port.h): what the AF_PACKET, AF_XDP and TAP drivers open. Frame i
+  // of a batch sits at i × stride in `buf`, its length in lens[i].
+  /** Copies up to `max` received frames into buf; returns how many (0: none waiting). Never blocks. */
+  portRecv(id: number, buf: Uint8Array, stride: number, lens: Uint32Array, max: number): number;
+  /** Sends frames [first, first + count); returns how many the device accepted (it may wait ≈ 1 ms for ring space). */
+  portSend(id: number, buf: Uint8Array, stride: number, lens: Uint32Array, first: number, count: number): number;
+  /** Sleeps until frames may be waiting (true), or the timeout or portInterrupt (false). */
+  portWait(id: number, timeoutMs: number): boolean;
+  /** portWait on a libuv threadpool thread, for the main thread. */
+  portWaitAsync(id: number, timeoutMs: number): Promise<boolean>;
+  /** Ends the port's current wait (or its next one) with false. */
+  portInterrupt(id: number): void;
+  /** Closes the port; a wait in progress ends first. */
+  portClose(id: number): void;
+  /** The driver's counters. */
+  portCounters(id: number): Record<string, number>;
+  /** Enters the network namespace at `path` and leaves it again: throws what a driver opening there would. */
+  netnsCheck(path: string): void;
 }
 
 const ADDON_FILE = 'build/Release/xlio_native.node';
