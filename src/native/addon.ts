@@ -46,6 +46,55 @@ export interface NativeAddon {
   portCounters(id: number): Record<string, number>;
   /** Enters the network namespace at `path` and leaves it again: throws what a driver opening there would. */
   netnsCheck(path: string): void;
+  /**
+   * AF_PACKET on `ifname` (in the namespace at path `netns`) with TPACKET_V3 receive and
+   * transmit rings, as a frame port (native/src/packet.cc). Throws EPERM naming CAP_NET_RAW,
+   * ENODEV naming the interface and namespace.
+   */
+  packetOpen(opts: {
+    ifname: string;
+    netns?: string;
+    /** Frames per ring (RX and TX each); default 2048. */
+    frames?: number;
+    /** TX slot bytes, a power of two (raised to fit the MTU); default 2048. */
+    frameSize?: number;
+    /** Ring block bytes, a multiple of the page size and of frameSize; default 65536. */
+    blockSize?: number;
+    /** Milliseconds before the kernel hands over a partly filled RX block; default 1. */
+    retireMs?: number;
+    /** PACKET_QDISC_BYPASS; default true. */
+    qdiscBypass?: boolean;
+    /** PACKET_FANOUT: sockets of one group on one interface share its frames. */
+    fanout?: { group: number; mode?: 'hash' | 'lb' | 'cpu' };
+  }): { id: number; mac: Uint8Array; ifindex: number; mtu: number; frameSize: number; blockSize: number; rxBlocks: number; txFrames: number };
+  /**
+   * Opens (creating it if needed) the TAP device `name` in the namespace at `netns`
+   * (/run/netns/NAME; default: this one) as a frame port (IFF_TAP | IFF_NO_PI; IFF_MULTI_QUEUE
+   * with `multiQueue`). The device goes away when the port closes. Errors carry the errno name
+   * in `code` (EPERM: not root; ENOENT: no /dev/net/tun).
+   */
+  tapOpen(opts: { name: string; netns?: string; multiQueue?: boolean }): { id: number; name: string; ifindex: number; mtu: number };
+  /**
+   * AF_XDP on queue `queue` of `ifname` (in the namespace at path `netns`) as a frame port
+   * (native/src/xdp.cc): an XSKMAP, a redirect program loaded with bpf(2) and attached with a
+   * BPF link (detached when the port closes), a UMEM of `frames` chunks of `frameSize` bytes
+   * and its four rings. mode 'auto' tries native XDP, then skb (generic); zeroCopy 'auto'
+   * falls back to copy mode when the driver has no zero-copy ('on' throws then). Throws
+   * EPERM naming CAP_BPF/CAP_NET_ADMIN/CAP_NET_RAW, ENODEV naming the interface and
+   * namespace, EBUSY when another XDP program holds the interface.
+   */
+  xdpOpen(opts: {
+    ifname: string;
+    netns?: string;
+    /** Default 0. */
+    queue?: number;
+    /** UMEM chunks, a power of two (half receive, half transmit); default 4096. */
+    frames?: number;
+    /** Default 2048. */
+    frameSize?: 2048 | 4096;
+    mode?: 'auto' | 'native' | 'skb';
+    zeroCopy?: 'auto' | 'on' | 'off';
+  }): { id: number; mac: Uint8Array; ifindex: number; mtu: number; mode: 'native' | 'skb'; zeroCopy: boolean };
 }
 
 const ADDON_FILE = 'build/Release/xlio_native.node';

@@ -14,7 +14,7 @@
 // `netns` option: /run/netns/NAME), so it stays in this process; kernel programs run with
 // `ip netns exec`.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { Proc } from './processes.js';
 
@@ -143,6 +143,22 @@ export class Topology {
       const err = e as Error & { stderr?: string; stdout?: string };
       throw new Error(`in ${ns}: ${cmd.join(' ')} failed: ${(err.stderr ?? '').trim() || err.message}`);
     }
+  }
+
+  /**
+   * run() without blocking this thread: for commands whose peer is an xlio-ts stack polled
+   * on this thread's event loop (a synchronous run would stall it). Resolves with stdout;
+   * rejects with stderr and the exit status.
+   */
+  runAsync(ns: string, cmd: readonly string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = execFile('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+        if (err === null) resolve(stdout);
+        else reject(new Error(`in ${ns}: ${cmd.join(' ')} failed (${err.killed ? 'timed out' : `exit ${String(err.code)}`}): ${stderr.trim() || stdout.trim() || err.message}`));
+      });
+      if (opts.input !== undefined) child.stdin?.end(opts.input);
+      else child.stdin?.end();
+    });
   }
 
   /** Starts a long-running program in a namespace; it is killed at destroy(). */

@@ -7,20 +7,20 @@
 //   const fd = host.api.socket(AF_INET, SOCK_STREAM, 0); … await host.io.connect(fd, …);
 //   t.after(() => host.stop());
 
-import type { Link } from '../../src/link/link.js';
+import type { WireLink } from '../../src/link/open-link.js';
 import { SeededRng } from '../../src/rng.js';
 import { PollLoop } from '../../src/runtime/poll-loop.js';
-import { LinkDriver, type ParkableLink } from '../../src/socket/drivers.js';
+import { LinkDriver } from '../../src/socket/drivers.js';
 import { SocketPromises } from '../../src/socket/promises.js';
 import { Sockets } from '../../src/socket/sockets.js';
 import { Stack } from '../../src/stack/stack.js';
-import { ipv4, ipv6 } from '../../src/wire/address.js';
+import { ipv4, ipv6, mac } from '../../src/wire/address.js';
 
-export type WireLink = Link & ParkableLink & { close(): void };
+export type { WireLink };
 
 export interface WireHostOptions {
-  /** The host's MAC, "02:00:00:00:00:01". */
-  mac: string;
+  /** The host's MAC: "02:00:00:00:00:01" or its bytes (an interface's own, from its driver). */
+  mac: string | Uint8Array;
   /** Addresses with prefix lengths: "198.18.0.1/24", "fd00::1/64". */
   addrs: readonly string[];
   /** IPv4 default gateway, if any. */
@@ -28,12 +28,6 @@ export interface WireHostOptions {
   seed?: number;
   /** Idle rounds before the loop parks (XLIO_RX_POLL); default 2000, so an idle test host sleeps. */
   rxPoll?: number;
-}
-
-export function parseMac(mac: string): Uint8Array {
-  const parts = mac.split(':');
-  if (parts.length !== 6) throw new Error(`bad MAC ${mac}`);
-  return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
 }
 
 export class WireHost {
@@ -49,7 +43,7 @@ export class WireHost {
     opts: WireHostOptions,
   ) {
     const v6 = opts.addrs.some((a) => a.includes(':'));
-    this.stack = new Stack({ mac: parseMac(opts.mac), rng: new SeededRng(opts.seed ?? 0x1e5), ipv6: v6 });
+    this.stack = new Stack({ mac: typeof opts.mac === 'string' ? mac(opts.mac) : opts.mac, rng: new SeededRng(opts.seed ?? 0x1e5), ipv6: v6 });
     this.stack.attach(link);
     for (const a of opts.addrs) {
       const [addr, len] = a.split('/') as [string, string];
