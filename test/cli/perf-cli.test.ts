@@ -45,11 +45,13 @@ test('perf options: sockperf short names, short and long forms, --opt=value, and
   const short = parsePerfArgs(['pp', '--tcp', '-i', '10.1.2.3', '-p', '5001', '-m', '100', '-t', '2.5', '-n', '7', '--mps', '300', '-b', '4', '-F', 'p', '--full-log', 'x.csv', '--impl', 'xlio', '--spin-us', '-1']);
   const long = parsePerfArgs(['ping-pong', '--tcp', '--ip=10.1.2.3', '--port=5001', '--msg-size=100', '--time=2.5', '--number-of-packets=7', '--mps=300', '--burst=4', '--iomux-type=poll', '--full-log=x.csv', '--impl=xlio', '--spin-us=-1']);
   const spaced = parsePerfArgs(['pp', '--tcp', '--ip', '10.1.2.3', '--port', '5001', '--msg-size', '100', '--time', '2.5', '--number-of-packets', '7', '--pps', '300', '--burst', '4', '--iomux-type', 'poll', '--full-log', 'x.csv', '--impl', 'xlio', '--spin-us', '-1']);
-  const want = { sub: 'ping-pong', impl: 'xlio', proto: 'tcp', host: '10.1.2.3', port: 5001, msgSize: 100, seconds: 2.5, count: 7, mps: 300, burst: 4, replyEvery: undefined, iomux: 'poll', iomuxGiven: true, fullLog: 'x.csv', spinUs: -1, processes: false, help: false };
+  const want = { sub: 'ping-pong', impl: 'xlio', proto: 'tcp', host: '10.1.2.3', port: 5001, msgSize: 100, seconds: 2.5, count: 7, mps: 300, burst: 4, replyEvery: undefined, iomux: 'poll', iomuxGiven: true, fullLog: 'x.csv', spinUs: -1, processes: false, link: undefined, addr: undefined, help: false };
   assert.deepEqual(short, want);
   assert.deepEqual(long, want);
   assert.deepEqual(spaced, want);
 
+  const wired = parsePerfArgs(['sr', '--impl', 'xlio', '--link', 'xdp:veth0,netns=x,mode=skb', '--addr=198.18.0.1/24']);
+  assert.deepEqual([wired.link, wired.addr], ['xdp:veth0,netns=x,mode=skb', '198.18.0.1/24']);
   assert.equal(parsePerfArgs(['tp', '--mps=max']).mps, 'max');
   assert.equal(parsePerfArgs(['ul', '--reply-every', '10']).replyEvery, 10);
   for (const [v, m] of [
@@ -108,8 +110,23 @@ test('xlio perf: a bad option exits 2 with a message naming it and the usage; --
     procs.runXlio(['perf', 'sr', '--impl', 'xlio'], 20_000),
     procs.runXlio(['perf', 'frobnicate'], 20_000),
     procs.runXlio(['perf', 'pp', '--impl', 'xlio', '-i', '10.0.0.1'], 20_000),
+    procs.runXlio(['perf', 'pp', '--impl', 'xlio', '--link', 'ether:x', '--addr', '198.18.0.1/24', '-i', '198.18.0.2'], 20_000),
+    procs.runXlio(['perf', 'pp', '--impl', 'xlio', '--link', 'packet:veth0', '-i', '198.18.0.2'], 20_000),
+    procs.runXlio(['perf', 'pp', '--link', 'packet:veth0', '--addr', '198.18.0.1/24', '-i', '198.18.0.2'], 20_000),
+    procs.runXlio(['perf', 'pp', '--impl', 'xlio', '--link', 'packet:veth0', '--addr', '198.18.0.1'], 20_000),
   ]);
-  const names = [/-p needs an integer, got "abc"/, /--msg-size must be in 14\.\.65507, got 5/, /-F must be select, poll or epoll, got "kqueue"/, /--impl xlio has no server reachable/, /unknown perf mode "frobnicate"/, /no link to 10\.0\.0\.1/];
+  const names = [
+    /-p needs an integer, got "abc"/,
+    /--msg-size must be in 14\.\.65507, got 5/,
+    /-F must be select, poll or epoll, got "kqueue"/,
+    /--impl xlio serves on a real link: give --link/,
+    /unknown perf mode "frobnicate"/,
+    /to reach 10\.0\.0\.1, give --link and --addr/,
+    /--link "ether:x": unknown link kind "ether"/,
+    /--link and --addr go together/,
+    /--link applies to --impl xlio/,
+    /--addr needs an IPv4 ADDRESS\/PREFIX/,
+  ];
   runs.forEach((r, i) => {
     assert.equal(r.exit?.code, 2, r.describe());
     assert.match(r.stderr, /^xlio perf: /, r.describe());

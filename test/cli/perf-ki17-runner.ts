@@ -112,7 +112,7 @@ async function settle(ring: ShmRing, received: () => number, what: string): Prom
 async function sharedServer(iomux: Iomux): Promise<void> {
   const t = new XlioTransport();
   const srv = await bounded('xlio-ts server start', t.startServer({ proto: 'udp', host: '198.18.0.1', port: 11111, iomux }));
-  const ring = ringToServer(srv.shared);
+  const ring = ringToServer(srv.shared!);
   for (let round = 0; round < ROUNDS; round++) {
     for (const mode of ['throughput', 'ping-pong'] as const) {
       const cfg = clientConfig(mode, { impl: 'xlio', proto: 'udp', iomux, seconds: RUN_SECONDS });

@@ -8,6 +8,7 @@ import { RttRecorder, fullLogLines, percentileLines, summarize, type LatencySumm
 import { PerfUsageError, type ClientConfig, type ClientOutcome, type Impl, type Iomux, type PerfServerHandle, type PerfTransport, type Proto } from './transport.js';
 import { SERVER_IP } from './xlio-host.js';
 import { XlioTransport } from './xlio-transport.js';
+import type { WireConfig } from './xlio-worker.js';
 
 export type { Impl, Iomux, PerfMode, Proto, Percentiles };
 
@@ -32,6 +33,8 @@ export interface PerfRunOptions {
   spinUs?: number;
   /** xlio: run the server in a second process over a named shared-memory segment (needs the native addon). */
   processes?: boolean;
+  /** xlio: the stack on a real link (a link spec) with this address, against `host` there. */
+  wire?: WireConfig;
   /** Samples sent in the first `warmupMs` of a timed run are left out (sockperf: 400 ms; runs under 1 s: 40 % of the run). */
   warmupMs?: number;
 }
@@ -69,9 +72,9 @@ const REPLY_EVERY_DEFAULT = 100;
 const WARMUP_MS = 400;
 const COOLDOWN_MS = 50;
 
-/** `processes`: xlio-ts's server runs in a second process over a named segment (native addon). */
-export function transportFor(impl: Impl, processes = false): PerfTransport {
-  return impl === 'xlio' ? new XlioTransport(processes) : new OsTransport();
+/** `processes`: xlio-ts's server runs in a second process over a named segment (native addon); `wire`: on a real link. */
+export function transportFor(impl: Impl, processes = false, wire?: WireConfig): PerfTransport {
+  return impl === 'xlio' ? new XlioTransport(processes, wire ?? null) : new OsTransport();
 }
 
 /** The client configuration a mode implies, with sockperf's defaults. */
@@ -124,7 +127,7 @@ async function run(mode: PerfMode, o: PerfRunOptions): Promise<PerfResult> {
       throw e;
     }
     outcome.server = await srv.close();
-  } else outcome = await transportFor(impl, o.processes === true).runClient(cfg);
+  } else outcome = await transportFor(impl, o.processes === true, o.wire).runClient(cfg);
   return resultOf(cfg, impl, outcome, o.warmupMs);
 }
 
@@ -170,8 +173,8 @@ export const runThroughput = (o: PerfRunOptions = {}): Promise<PerfResult> => ru
 export const runUnderLoad = (o: PerfRunOptions = {}): Promise<PerfResult> => run('under-load', o);
 
 /** Serves sockperf clients (impl 'os': Node's sockets on the given address) until close(). */
-export function startPerfServer(o: { impl?: Impl; proto?: Proto; host?: string; port?: number; iomux?: Iomux } = {}): Promise<PerfServerHandle> {
-  return transportFor(o.impl ?? 'os').startServer({ proto: o.proto ?? 'udp', host: o.host ?? '0.0.0.0', port: o.port ?? 11111, iomux: o.iomux ?? 'epoll' });
+export function startPerfServer(o: { impl?: Impl; proto?: Proto; host?: string; port?: number; iomux?: Iomux; wire?: WireConfig } = {}): Promise<PerfServerHandle> {
+  return transportFor(o.impl ?? 'os', false, o.wire).startServer({ proto: o.proto ?? 'udp', host: o.host ?? '0.0.0.0', port: o.port ?? 11111, iomux: o.iomux ?? 'epoll' });
 }
 
 // ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ function addressLine(host: string, port: number, proto: string): string {
 function implLine(a: PerfArgs): string {
   return a.impl === 'os'
     ? "impl os: Node's net/dgram over the kernel (libuv's event loop waits in epoll; -F does not apply)"
-    : `impl xlio: xlio-ts in worker threads over shared memory, busy-polling with ${a.iomux}() (timeout 0)`;
+    : `impl xlio: xlio-ts in worker threads over ${a.link !== undefined ? `the link ${a.link} as ${a.addr}` : 'shared memory'}, busy-polling with ${a.iomux}() (timeout 0)`;
 }
 
 export async function perfCommand(argv: string[]): Promise<number> {
@@ -45,14 +45,15 @@ export async function perfCommand(argv: string[]): Promise<number> {
 }
 
 async function serve(a: PerfArgs): Promise<number> {
-  if (a.impl === 'xlio') {
+  if (a.impl === 'xlio' && a.link === undefined) {
     throw new PerfUsageError(
-      `--impl xlio has no server reachable from outside: xlio-ts has no link to this host's network yet. ` +
-        `Use 'xlio perf ping-pong --impl xlio', which runs its own xlio-ts server (${SERVER_IP}) in-process.`,
+      `--impl xlio serves on a real link: give --link (packet:IF, xdp:IF, tap:NAME, vxlan:…) and --addr. ` +
+        `Without one, 'xlio perf ping-pong --impl xlio' runs its own xlio-ts server (${SERVER_IP}) in-process.`,
     );
   }
-  const host = a.host ?? '0.0.0.0';
-  const srv = await startPerfServer({ impl: a.impl, proto: a.proto, host, port: a.port, iomux: a.iomux });
+  const host = a.host ?? (a.addr !== undefined ? a.addr.split('/')[0]! : '0.0.0.0');
+  const wire = a.link !== undefined ? { link: a.link, addr: a.addr! } : undefined;
+  const srv = await startPerfServer({ impl: a.impl, proto: a.proto, host, port: a.port, iomux: a.iomux, ...(wire !== undefined ? { wire } : {}) });
   say(implLine(a));
   say('[SERVER] listen on:');
   process.stdout.write(`${addressLine(srv.host, srv.port, a.proto)}\n`);
@@ -71,8 +72,8 @@ async function serve(a: PerfArgs): Promise<number> {
 }
 
 async function client(a: PerfArgs): Promise<number> {
-  if (a.impl === 'xlio' && a.host !== undefined && a.host !== SERVER_IP) {
-    throw new PerfUsageError(`--impl xlio talks to its own in-process server (${SERVER_IP}) over shared memory; it has no link to ${a.host}`);
+  if (a.impl === 'xlio' && a.link === undefined && a.host !== undefined && a.host !== SERVER_IP) {
+    throw new PerfUsageError(`--impl xlio without --link talks to its own in-process server (${SERVER_IP}) over shared memory; to reach ${a.host}, give --link and --addr`);
   }
   const mode = a.sub as Exclude<PerfArgs['sub'], 'server'>;
   const cfg: ClientConfig = clientConfig(mode, {
@@ -94,7 +95,8 @@ async function client(a: PerfArgs): Promise<number> {
   process.stdout.write(`${addressLine(cfg.host, cfg.port, cfg.proto)}\n`);
   say('Starting test...');
   if (a.processes && a.impl !== 'xlio') throw new PerfUsageError('--processes applies to --impl xlio');
-  const outcome = await transportFor(a.impl, a.processes).runClient(cfg);
+  const wire = a.link !== undefined ? { link: a.link, addr: a.addr! } : undefined;
+  const outcome = await transportFor(a.impl, a.processes, wire).runClient(cfg);
   const r = resultOf(cfg, a.impl, outcome);
   say(cfg.count > 0 ? `Test end (${cfg.count} messages sent)` : 'Test end (interrupted by timer)');
   say('Test ended');

@@ -1,6 +1,7 @@
 // `xlio perf` arguments, spelled as sockperf spells them (long and short forms,
 // `--opt value` or `--opt=value`). Anything unknown or malformed is a PerfUsageError.
 
+import { LinkSpecError, parseLinkSpec } from '../../link/link-spec.js';
 import type { PerfMode } from './roles.js';
 import { PerfUsageError, type Impl, type Iomux, type Proto } from './transport.js';
 
@@ -24,6 +25,9 @@ export interface PerfArgs {
   spinUs: number | undefined;
   /** --impl xlio: the server in a second process over a named shared-memory segment. */
   processes: boolean;
+  /** --impl xlio on a real link: its spec (src/link/link-spec.ts) and our address. */
+  link: string | undefined;
+  addr: string | undefined;
   help: boolean;
 }
 
@@ -51,6 +55,11 @@ options (as sockperf's):
                           preempts the spinning threads; -1: spin forever)
   --processes             xlio: run the server in a second process, over a named
                           shared-memory segment (needs the native addon)
+  --link SPEC             xlio: put the stack on a real link instead, and talk to
+                          whatever is on the other side (sockperf on a kernel host):
+                          packet:IF[,netns=NS], xdp:IF[,netns=NS,mode=native|skb],
+                          tap:NAME[,netns=NS]
+  --addr ADDR/PREFIX      xlio with --link: the stack's IPv4 address (198.18.0.1/24)
 `;
 
 const SUBS: Record<string, PerfSub> = {
@@ -88,6 +97,8 @@ const VALUED: Record<string, string> = {
   '--full-log': 'full-log',
   '--impl': 'impl',
   '--spin-us': 'spin-us',
+  '--link': 'link',
+  '--addr': 'addr',
 };
 
 function integer(v: string, opt: string, min: number, max: number): number {
@@ -173,8 +184,29 @@ export function parsePerfArgs(argv: readonly string[]): PerfArgs {
         if (value !== 'os' && value !== 'xlio') throw new PerfUsageError(`--impl must be os or xlio, got ${JSON.stringify(value)}`);
         a.impl = value;
         break;
+      case 'link':
+        try {
+          if (parseLinkSpec(value).kind === 'vxlan') {
+            throw new PerfUsageError(
+              '--link vxlan: xlio perf busy-polls its stack in a worker thread, and vxlan frames arrive through dgram on an event loop that a busy worker never runs; use packet, xdp or tap',
+            );
+          }
+        } catch (e) {
+          if (e instanceof LinkSpecError) throw new PerfUsageError(`--link ${e.message}`);
+          throw e;
+        }
+        a.link = value;
+        break;
+      case 'addr':
+        if (!/^\d+\.\d+\.\d+\.\d+\/\d{1,2}$/.test(value)) throw new PerfUsageError(`--addr needs an IPv4 ADDRESS/PREFIX such as 198.18.0.1/24, got ${JSON.stringify(value)}`);
+        a.addr = value;
+        break;
     }
   }
+  if ((a.link === undefined) !== (a.addr === undefined)) throw new PerfUsageError("--link and --addr go together: the link to use and the stack's address on it");
+  if (a.link !== undefined && a.impl !== 'xlio') throw new PerfUsageError('--link applies to --impl xlio');
+  if (a.link !== undefined && a.processes) throw new PerfUsageError('--processes and --link do not go together: on a real link the peer is already another host');
+  if (a.link !== undefined && a.sub !== 'server' && a.host === undefined) throw new PerfUsageError('with --link, -i names the server to test (e.g. -i 198.18.0.2)');
   if (a.sub === 'server' && (a.fullLog !== undefined || a.count > 0)) throw new PerfUsageError('--full-log and -n are client options');
   if (a.replyEvery !== undefined && a.sub !== 'under-load') throw new PerfUsageError('--reply-every applies to under-load only');
   return a;
@@ -198,6 +230,8 @@ function defaults(sub: PerfSub): PerfArgs {
     fullLog: undefined,
     spinUs: undefined,
     processes: false,
+    link: undefined,
+    addr: undefined,
     help: false,
   };
 }

@@ -1,8 +1,8 @@
-// The "xlio" transport: xlio-ts's socket layer in worker threads over a ShmLink pair. The
-// server runs in one worker (198.18.0.1), the client in another (198.18.0.2); the main
-// thread only starts them and waits, so its event loop stays free (progress, timers).
-// xlio-ts has no link to the host's network yet (AF_PACKET/AF_XDP drivers are native
-// work), so its peer is always the in-process server.
+// The "xlio" transport: xlio-ts's socket layer in worker threads. Over a ShmLink pair by
+// default: the server runs in one worker (198.18.0.1), the client in another (198.18.0.2).
+// With a wire (--link, --addr) there is one worker, on a real link (packet, xdp, tap,
+// vxlan), and its peer is whatever answers there: the kernel's sockperf, another host. The
+// main thread only starts the workers and waits, so its event loop stays free.
 
 import { fork } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
@@ -12,14 +12,15 @@ import { ShmLink, type ShmLinkShared } from '../../link/shm-link.js';
 import type { ServerCounters } from './roles.js';
 import { PerfUsageError, type ClientConfig, type ClientOutcome, type PerfServerHandle, type PerfTransport, type ServerConfig } from './transport.js';
 import { LINK_BYTES, LINK_MTU, SERVER_IP } from './xlio-host.js';
-import type { XlioWorkerData, XlioWorkerMessage } from './xlio-worker.js';
+import type { WireConfig, XlioWorkerData, XlioWorkerMessage } from './xlio-worker.js';
 
 const WORKER = new URL('./xlio-worker.js', import.meta.url);
 const PROC_SERVER = new URL('./xlio-proc-server.js', import.meta.url);
 let segments = 0;
 
 export interface XlioServerHandle extends PerfServerHandle {
-  readonly shared: ShmLinkShared;
+  /** The shared-memory link a client worker joins (none on a wire). */
+  readonly shared: ShmLinkShared | null;
 }
 
 function spawn(data: XlioWorkerData): Worker {
@@ -76,7 +77,7 @@ function stopped(done: Promise<Extract<XlioWorkerMessage, { type: 'done' }>>, wh
  */
 async function serverHandle(
   cfg: ServerConfig,
-  shared: ShmLinkShared,
+  shared: ShmLinkShared | null,
   r: Runner,
   what: string,
   ops: { abort: () => void; stop: () => void; counters: () => ServerCounters },
@@ -91,7 +92,7 @@ async function serverHandle(
   }
   let closed: Promise<ServerCounters> | null = null;
   return {
-    host: SERVER_IP,
+    host: cfg.host === '' || shared !== null ? SERVER_IP : cfg.host,
     port: cfg.port,
     shared,
     counters: ops.counters,
@@ -108,15 +109,23 @@ async function serverHandle(
 export class XlioTransport implements PerfTransport {
   readonly impl = 'xlio' as const;
 
-  /** `processes`: the server runs in a second process, over a named shared-memory segment (needs the native addon). */
-  constructor(private readonly processes = false) {}
+  /**
+   * `processes`: the server runs in a second process, over a named shared-memory segment
+   * (needs the native addon). `wire`: the stack goes on a real link instead of shared memory.
+   */
+  constructor(
+    private readonly processes = false,
+    private readonly wire: WireConfig | null = null,
+  ) {
+    if (processes && wire !== null) throw new PerfUsageError('--processes and --link do not go together: on a real link the peer is already another host');
+  }
 
-  /** Starts an xlio-ts server in a worker (or a second process), on 198.18.0.1 of a new ShmLink. */
+  /** Starts an xlio-ts server in a worker (or a second process), on 198.18.0.1 of a new ShmLink, or on the wire. */
   async startServer(cfg: ServerConfig): Promise<XlioServerHandle> {
     if (this.processes) return this.startProcessServer(cfg);
-    const shared = ShmLink.pair(LINK_BYTES, LINK_MTU);
+    const shared = this.wire === null ? ShmLink.pair(LINK_BYTES, LINK_MTU) : null;
     const control = new SharedArrayBuffer(8 + 4 * 8);
-    const w = spawn({ role: 'server', shared, control, server: cfg });
+    const w = spawn({ role: 'server', ...(shared !== null ? { shared } : { wire: this.wire! }), control, server: cfg });
     const live = new Float64Array(control, 8, 4);
     return serverHandle(cfg, shared, w, 'xlio-ts server', {
       abort: () => void w.terminate(),
@@ -153,13 +162,20 @@ export class XlioTransport implements PerfTransport {
 
   /** Runs a client worker against `server`, or against a server of its own started for the run. */
   async runClient(cfg: ClientConfig, server?: XlioServerHandle): Promise<ClientOutcome> {
+    if (this.wire !== null) {
+      const w = spawn({ role: 'client', wire: this.wire, control: new SharedArrayBuffer(8), client: cfg });
+      const limit = cfg.count > 0 ? 120_000 : cfg.seconds * 1000 + 30_000;
+      const { outcome } = await expect(w, 'result', limit, 'xlio-ts client', () => void w.terminate());
+      void w.terminate();
+      return outcome;
+    }
     if (server === undefined && cfg.host !== SERVER_IP && cfg.host !== '') {
       throw new PerfUsageError(`--impl xlio talks to its own in-process server (${SERVER_IP}) over shared memory; it has no link to ${cfg.host}`);
     }
     const own = server === undefined;
     const srv = server ?? (await this.startServer({ proto: cfg.proto, host: SERVER_IP, port: cfg.port, iomux: cfg.iomux, ...(cfg.spinUs !== undefined ? { spinUs: cfg.spinUs } : {}) }));
     try {
-      const w = spawn({ role: 'client', shared: srv.shared, control: new SharedArrayBuffer(8), client: cfg });
+      const w = spawn({ role: 'client', shared: srv.shared!, control: new SharedArrayBuffer(8), client: cfg });
       const limit = cfg.count > 0 ? 120_000 : cfg.seconds * 1000 + 30_000;
       const { outcome } = await expect(w, 'result', limit, 'xlio-ts client', () => void w.terminate());
       void w.terminate();

@@ -16,11 +16,21 @@ import { PerfClientCore, PerfServerCore, type ServerCounters } from './roles.js'
 import { DEFAULT_SPIN_US, DRAIN_US, REPLY_TIMEOUT_US, type ClientConfig, type ClientOutcome, type ServerConfig } from './transport.js';
 import { ViewCache } from './views.js';
 import { monotonicFromPerfUs } from '../../socket/drivers.js';
-import { SERVER_IP, createHost, type XlioHost } from './xlio-host.js';
+import { openLink, type WireLink } from '../../link/open-link.js';
+import { SERVER_IP, createHost, createWireHost, type XlioHost } from './xlio-host.js';
+
+/** --link: the worker's stack goes on this real link (a link spec) with this address. */
+export interface WireConfig {
+  link: string;
+  /** "198.18.0.1/24". */
+  addr: string;
+}
 
 export interface XlioWorkerData {
   role: 'server' | 'client';
-  shared: ShmLinkShared;
+  /** The in-process shared-memory link (unless `wire`). */
+  shared?: ShmLinkShared;
+  wire?: WireConfig;
   /** Int32 [0]: stop (server); Float64 from byte 8: the server's live counters. */
   control: SharedArrayBuffer;
   client?: ClientConfig;
@@ -134,7 +144,7 @@ export function runClient(h: XlioHost, cfg: ClientConfig): ClientOutcome {
   const core = new PerfClientCore(size, cfg.replyEvery, cfg.replyEvery > 0 ? Math.ceil(expected / cfg.replyEvery) : 1024);
   const fd = check(api.socket(K.AF_INET, (tcp ? K.SOCK_STREAM : K.SOCK_DGRAM) | K.SOCK_NONBLOCK), 'socket');
   if (tcp && cfg.mode !== 'throughput') check(api.setsockoptInt(fd, K.IPPROTO_TCP, K.TCP_NODELAY, 1), 'setsockopt(TCP_NODELAY)');
-  connect(h, fd, SockAddr.inet(ipv4(SERVER_IP), cfg.port), tcp);
+  connect(h, fd, SockAddr.inet(ipv4(cfg.host === '' ? SERVER_IP : cfg.host), cfg.port), tcp);
   const mux = createMux(cfg.iomux, api);
   mux.add(fd);
   const framer = tcp ? new StreamFramer(1 << 16) : null;
@@ -308,7 +318,8 @@ export function runServer(h: XlioHost, cfg: ServerConfig, control: SharedArrayBu
   const core = new PerfServerCore();
   const lfd = check(api.socket(K.AF_INET, (tcp ? K.SOCK_STREAM : K.SOCK_DGRAM) | K.SOCK_NONBLOCK), 'socket');
   check(api.setsockoptInt(lfd, K.SOL_SOCKET, K.SO_REUSEADDR, 1), 'setsockopt(SO_REUSEADDR)');
-  check(api.bind(lfd, SockAddr.inet(ipv4(SERVER_IP), cfg.port)), `bind ${SERVER_IP}:${cfg.port}`);
+  const host = cfg.host === '' ? SERVER_IP : cfg.host;
+  check(api.bind(lfd, SockAddr.inet(ipv4(host), cfg.port)), `bind ${host}:${cfg.port}`);
   if (tcp) check(api.listen(lfd, 128), 'listen');
   const mux = createMux(cfg.iomux, api);
   mux.add(lfd);
@@ -391,16 +402,26 @@ if (parentPort !== null && workerData !== null && (workerData as XlioWorkerData)
   const port = parentPort;
   const data = workerData as XlioWorkerData;
   const post = (m: XlioWorkerMessage, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
-  try {
-    const h = createHost(data.shared, data.role);
-    if (data.role === 'server') {
-      const counters = runServer(h, data.server!, data.control, () => post({ type: 'ready' }));
-      post({ type: 'done', counters });
-    } else {
-      const outcome = runClient(h, data.client!);
-      post({ type: 'result', outcome }, [outcome.tx.buffer as ArrayBuffer, outcome.rtt.buffer as ArrayBuffer]);
+  void (async () => {
+    let wire: WireLink | null = null;
+    try {
+      let h: XlioHost;
+      if (data.wire !== undefined) {
+        const opened = await openLink(data.wire.link);
+        wire = opened.link;
+        h = createWireHost(wire, opened.mac, data.wire.addr);
+      } else h = createHost(data.shared!, data.role);
+      if (data.role === 'server') {
+        const counters = runServer(h, data.server!, data.control, () => post({ type: 'ready' }));
+        post({ type: 'done', counters });
+      } else {
+        const outcome = runClient(h, data.client!);
+        post({ type: 'result', outcome }, [outcome.tx.buffer as ArrayBuffer, outcome.rtt.buffer as ArrayBuffer]);
+      }
+    } catch (e) {
+      post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+    } finally {
+      wire?.close();
     }
-  } catch (e) {
-    post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
-  }
+  })();
 }
