@@ -347,6 +347,15 @@ export class PollLoop implements AsyncDriver {
 
   // ---- AsyncDriver: SocketPromises over a running loop ----
 
+  /** AsyncDriver: holds the link's transmits (socket calls made between rounds) until uncork() or the next round. */
+  cork(): void {
+    if (this.corks) this.link.cork!();
+  }
+
+  uncork(): void {
+    if (this.corks) this.link.uncork!();
+  }
+
   /**
    * A round now, with stack.poll (AsyncDriver); returns the stack's next deadline. A parked
    * loop whose deadline moved earlier wakes.

@@ -16,6 +16,9 @@ export interface AsyncDriver {
   now(): number;
   pump(): number;
   waitAsync(deadline: number): Promise<void>;
+  /** Holds the link's transmits until uncork() (or the next pump's round), so the segments of one send leave in one batch. */
+  cork?(): void;
+  uncork?(): void;
 }
 
 /** A one-shot entry on a file's wait queue that settles a promise. */
@@ -113,8 +116,12 @@ export class SocketPromises {
     let sent = 0;
     let deadline = -1;
     for (;;) {
+      // Corked: a 64 KiB send's 45 segments go to the link as one batch (one system call on a
+      // native link) rather than one at a time; the pump's round sends them.
+      this.driver.cork?.();
       const r = this.api.sendto(fd, sent === 0 ? buf : buf.subarray(sent), flags | MSG_DONTWAIT, to);
       this.driver.pump();
+      this.driver.uncork?.();
       if (r >= 0) {
         sent += r;
         if (sent >= buf.length || dontwait) return sent;
