@@ -329,3 +329,23 @@ catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
   assert.match(err.message, /another XDP program is already attached/);
   assert.ok(xdpAttached(w), 'the first link keeps its program');
 });
+
+test('xdp: without CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN the error names the capabilities and the fallback', { skip: skip || (haveCommand('capsh') ? false : 'capsh is not installed (apt-get install libcap2-bin)'), timeout: 30_000 }, (t) => {
+  const w = wire(t, 'xc');
+  const module = new URL('../../src/link/xdp-link.js', import.meta.url).href;
+  const code = `import { openXdpLink } from ${JSON.stringify(module)};
+try { openXdpLink({ ifname: 'veth0' }); console.log('opened'); }
+catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
+  // Inside x already (ip netns exec), so the driver needs no setns; capsh takes the capabilities
+  // out of the bounding set, so the node it starts as root lacks them.
+  const r = spawnSync(
+    'ip',
+    ['netns', 'exec', w.x, 'capsh', '--drop=cap_bpf,cap_net_admin,cap_sys_admin,cap_perfmon', '--', '-c', `exec ${process.execPath} --input-type=module -e "$0"`, code],
+    { encoding: 'utf8', timeout: 20_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const err = JSON.parse(r.stdout) as { code: string; message: string };
+  assert.equal(err.code, 'EPERM', err.message);
+  assert.match(err.message, /AF_XDP needs CAP_BPF and CAP_NET_ADMIN .* or root; without them use the packet driver or the shm link/);
+  assert.equal(xdpAttached(w), false);
+});
