@@ -274,10 +274,8 @@ export class Ipv6Layer {
       s.dropNotForUs(iface);
       return;
     }
-    if (frame[at + 7] === 0) {
-      s.dropTtl(iface);
-      return;
-    }
+    // No hop limit check: only a forwarding node decrements it and discards at zero (RFC 8200 §3;
+    // Linux checks it in ip6_forward only). NDP's own hop limit 255 rule is checked in ndp.ts.
     // Walk the extension headers (RFC 8200 §4.1): hop-by-hop only first, then the rest.
     let nh = frame[at + 6]!;
     let nhFieldAt = at + 6;

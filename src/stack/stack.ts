@@ -803,10 +803,19 @@ export class Stack implements UdpHost {
       this.dropMartian(iface);
       return;
     }
-    if (ip.ttl === 0) {
-      this.dropTtl(iface);
-      return;
+    // RFC 791 §3.1 option format (Linux's ip_options_compile, on every datagram with options it
+    // keeps): an option whose length is below 2 or runs past the header is a parameter problem
+    // (RFC 1122 §3.2.2.5 SHOULD send one, pointing at the option), and the datagram is dropped.
+    if (ip.headerLength > IPV4_MIN_HEADER_LEN) {
+      const bad = badIpv4Option(frame, at, ip.headerLength);
+      if (bad >= 0) {
+        this.dropMalformed(iface);
+        if (this.isLocal(dst) && !ip.isFragment) this.sendIcmpError4(frame, at, src, dst, 'parameterProblem', 0, bad);
+        return;
+      }
     }
+    // No TTL check: RFC 1122 §3.2.1.7, "a host MUST NOT discard a datagram just because it
+    // was received with TTL less than 2" (Linux checks TTL only when forwarding, ip_forward).
     // RFC 3376 §3.2: the interface's source filter for the group.
     if (multicast && dst !== ALL_HOSTS && !iface.igmp.accepts(dst, src)) {
       iface.counters.dropSourceFiltered++;
@@ -894,14 +903,17 @@ export class Stack implements UdpHost {
   }
 
   /** An ICMP error about the packet at `ipAt`, quoting its header and the start of its data (RFC 792, RFC 1812 §4.3.2.3). */
-  private sendIcmpError4(frame: Uint8Array, ipAt: number, src: Ipv4Address, dst: Ipv4Address, kind: 'destinationUnreachable', code: number): void {
+  private sendIcmpError4(frame: Uint8Array, ipAt: number, src: Ipv4Address, dst: Ipv4Address, kind: 'destinationUnreachable' | 'parameterProblem', code: number, pointer = 0): void {
     if (!this.icmpLimiter.allow(src, this.now)) return;
     const ip = this.ip.reset(frame, ipAt);
     // Linux quotes as much as fits in 576 bytes.
     const quoted = frame.slice(ipAt, ipAt + Math.min(ip.totalLength, 576 - IPV4_MIN_HEADER_LEN - ICMPV4_HEADER_LEN));
     const msg = new Uint8Array(ICMPV4_HEADER_LEN + quoted.length);
-    emitIcmpv4({ kind, code, unused: 0, nextHopMtu: 0, original: quoted }, msg);
-    this.counters.icmpUnreachableOut++;
+    if (kind === 'parameterProblem') emitIcmpv4({ kind, code, pointer, unused: 0, original: quoted }, msg);
+    else {
+      emitIcmpv4({ kind, code, unused: 0, nextHopMtu: 0, original: quoted }, msg);
+      this.counters.icmpUnreachableOut++;
+    }
     this.sendIpv4(src, IpProtocol.ICMP, msg, dst);
   }
 
@@ -919,6 +931,28 @@ export class Stack implements UdpHost {
     if (clamped >= linkMtu) return;
     if (!this.pathMtu.has(q.dst) && this.pathMtu.size >= MAX_PMTU_ENTRIES) this.pathMtu.delete(this.pathMtu.keys().next().value as Ipv4Address);
     this.pathMtu.set(q.dst, { mtu: clamped, expires: now + PMTU_EXPIRES_US });
+  }
+
+  /**
+   * Fragmentation needed (RFC 1191 §6.1). Quoting TCP, it is believed only for a live
+   * connection with the quoted sequence number in its window (RFC 5927 §4.1, Linux
+   * tcp_v4_err), and that connection's segments shrink at once (RFC 1191 §6.4).
+   */
+  private fragmentationNeeded(original: Uint8Array, mtu: number, now: number): void {
+    if (original.length < IPV4_MIN_HEADER_LEN) return;
+    const q = new Ipv4Packet(original);
+    if (q.protocol !== IpProtocol.TCP) {
+      this.learnPathMtu(original, mtu, now);
+      return;
+    }
+    const hl = q.headerLength;
+    if (hl < IPV4_MIN_HEADER_LEN || original.length < hl + 8) return; // RFC 792: the quote has 8 bytes of the segment
+    const sport = (original[hl]! << 8) | original[hl + 1]!, dport = (original[hl + 2]! << 8) | original[hl + 3]!;
+    const seq = ((original[hl + 4]! << 24) | (original[hl + 5]! << 16) | (original[hl + 6]! << 8) | original[hl + 7]!) | 0;
+    const c = this.tcp.icmpTarget4(q.src, sport, q.dst, dport, seq);
+    if (c === null) return;
+    this.learnPathMtu(original, mtu, now);
+    this.tcp.pathMtuChanged4(c);
   }
 
   /** The MTU toward `dst`: a learned path MTU while it lasts, else the outgoing interface's. */
@@ -987,7 +1021,7 @@ export class Stack implements UdpHost {
       const original = frame.subarray(at + 8, at + len);
       // Linux's icmp_err_convert: protocol and port unreachable are hard errors; net/host soft.
       const code = icmp.code;
-      if (code === 4) this.learnPathMtu(original, icmp.nextHopMtu, now);
+      if (code === 4) this.fragmentationNeeded(original, icmp.nextHopMtu, now);
       else if (code === 3) this.icmpErrorToUdp(original, 'ECONNREFUSED', true);
       else if (code === 2) this.icmpErrorToUdp(original, 'ENOPROTOOPT', true);
       else if (code === 0 || code === 6) this.icmpErrorToUdp(original, 'ENETUNREACH', false);
@@ -1120,6 +1154,29 @@ export class Stack implements UdpHost {
     iface.counters.txBytes += frame.length;
     iface.link.transmit(frame);
   }
+}
+
+/**
+ * The offset (from the IP header) of the first malformed option in an IPv4 header of `hl`
+ * bytes at `at`, or −1: past End of Option List and No-Operation, every option has a length
+ * octet of at least 2 that stays inside the header (RFC 791 §3.1; Linux __ip_options_compile).
+ */
+function badIpv4Option(b: Uint8Array, at: number, hl: number): number {
+  const end = at + hl;
+  let i = at + IPV4_MIN_HEADER_LEN;
+  while (i < end) {
+    const type = b[i]!;
+    if (type === 0) break; // End of Option List
+    if (type === 1) {
+      i++; // No-Operation
+      continue;
+    }
+    if (i + 1 >= end) return i - at;
+    const len = b[i + 1]!;
+    if (len < 2 || len > end - i) return i - at;
+    i += len;
+  }
+  return -1;
 }
 
 function sameMac(frame: Uint8Array, at: number, mac: Uint8Array): boolean {

@@ -85,14 +85,12 @@ test('bad input: each kind of bad frame is dropped and counted under its reason'
     ['truncated IPv4', udp4().subarray(0, 24), () => eth0.dropMalformed],
     ['IPv4 header checksum', (() => { const f = udp4(); f[14 + 10]! ^= 0xff; return f; })(), () => eth0.dropChecksum],
     ['UDP checksum', (() => { const f = udp4(); f[f.length - 1]! ^= 0xff; return f; })(), () => eth0.dropChecksum],
-    ['TTL 0', udp4(P, A, 0), () => eth0.dropTtl],
     ['multicast source', udp4(ipv4('224.0.0.5')), () => eth0.dropMartian],
     ['limited-broadcast source', udp4(-1), () => eth0.dropMartian],
     ['loopback source from the wire', udp4(ipv4('127.0.0.1')), () => eth0.dropMartian],
     ['our own address as source (spoofed)', udp4(A), () => eth0.dropMartian],
     ['not our address', udp4(P, ipv4('198.18.0.77')), () => eth0.dropNotForUs],
     ['truncated IPv6', udp6().subarray(0, 40), () => eth0.dropMalformed],
-    ['hop limit 0', udp6(P6, A6, 0), () => eth0.dropTtl],
     ['IPv6 multicast source', udp6(ipv6('ff02::1')), () => eth0.dropMartian],
     ['::1 from the wire', udp6(ipv6('::1')), () => eth0.dropMartian],
     ['v4-mapped source', udp6(ipv6('::ffff:198.18.0.9')), () => eth0.dropMartian],
@@ -112,6 +110,11 @@ test('bad input: each kind of bad frame is dropped and counted under its reason'
   s.receive(udp4(), 2000);
   s.receive(udp6(), 2000);
   assert.equal(s.counters.udpIn, 2);
+  // TTL 0 / hop limit 0 to us is not a reason to drop (RFC 1122 §3.2.1.7, RFC 8200 §3; Linux).
+  s.receive(udp4(P, A, 0), 3000);
+  s.receive(udp6(P6, A6, 0), 3000);
+  assert.equal(s.counters.udpIn, 4);
+  assert.equal(eth0.dropTtl, 0);
 });
 
 test('bad input: oversized IPv4 reassembly is dropped, counted, and memory stays bounded', () => {

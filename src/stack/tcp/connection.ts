@@ -690,6 +690,31 @@ export class TcpConnection {
   mssCap = 1460;
 
   /**
+   * The path MTU shrank (RFC 1191 §6.4; Linux tcp_v4_mtu_reduced → tcp_sync_mss and
+   * tcp_simple_retransmit): later segments fit the new MSS, and what is in flight — too big
+   * for the path, so lost — is resent at once in pieces that fit, with no congestion response
+   * (the loss was not congestion): Linux's TCP_CA_Loss without an ssthresh cut.
+   */
+  pathMtuReduced(mssCap: number): void {
+    if (mssCap >= this.mssCap) return;
+    this.mssCap = mssCap;
+    const mss = Math.max(64, mssCap) - (this.tsOk ? 12 : 0);
+    if (mss >= this.mss) return;
+    this.mss = mss;
+    this.cc.setMss(mss);
+    if (this.sndUna === this.sndMax || (this.state !== TcpState.Established && this.state !== TcpState.CloseWait && this.state !== TcpState.FinWait1 &&
+      this.state !== TcpState.Closing && this.state !== TcpState.LastAck)) return;
+    if (!this.inRecovery) {
+      this.rtoLoss = true;
+      this.recoverSeq = this.sndMax;
+      this.dupAcks = 0;
+    }
+    this.tlpOutstanding = false;
+    this.sb.markAllLost();
+    this.push();
+  }
+
+  /**
    * RFC 5961 §3.2/§4.2/§5.2 challenge ACK, at most one per tcp_invalid_ratelimit per socket
    * (RFC 5961 §7; Linux ≥ 6.0 has no global limit by default).
    */

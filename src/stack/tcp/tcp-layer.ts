@@ -555,6 +555,9 @@ export class TcpLayer implements TcpHost {
       return false; // RST <SEQ=SEG.ACK>
     }
     if ((f & TcpFlags.SYN) === 0) return true; // dropped
+    // Linux (tcp_rcv_state_process, LISTEN): a SYN that also carries FIN is discarded — no
+    // legitimate opener sends one; scanners and IDS evasion do.
+    if (f & TcpFlags.FIN) return true;
     if (l.acceptQueueFull) {
       l.overflows++;
       return true; // Linux drops the SYN; the client retries
@@ -631,6 +634,24 @@ export class TcpLayer implements TcpHost {
     this.tcpEstablished(c);
     if (seg.payloadLength > 0 || (seg.flags & TcpFlags.FIN)) c.segmentArrives(seg);
     return c;
+  }
+
+  /**
+   * An ICMP error (fragmentation needed) quoting one of our IPv4 segments: the connection it
+   * belongs to, if there is one and the quoted sequence number lies in SND.UNA..SND.NXT (RFC
+   * 5927 §4.1; Linux tcp_v4_err drops the rest as OutOfWindowIcmps), else null — a blind
+   * attacker cannot shrink a path MTU or reach a connection without guessing the window.
+   */
+  icmpTarget4(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number, seq: number): TcpConnection | null {
+    const c = this.lookup4(remote, remotePort, local, localPort);
+    if (c === null || c.state === TcpState.TimeWait || c.state === TcpState.Closed) return null;
+    if (seqBefore(seq, c.sndUna) || seqBefore(c.sndNxt, seq)) return null;
+    return c;
+  }
+
+  /** The path MTU toward a connection's peer dropped: its MSS follows (RFC 1191 §6.4). */
+  pathMtuChanged4(c: TcpConnection): void {
+    c.pathMtuReduced(mss4(this.stack.mtuFor(c.remote4)));
   }
 
   /** RFC 9293 §3.10.7.1: a segment for no connection gets a RST (unless it is one). */
