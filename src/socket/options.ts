@@ -12,7 +12,7 @@
 // UDP and IPv6 copy min(len, 4) bytes of an int; IPPROTO_IP gives one byte when fewer than
 // four are asked for and the value fits in a byte.
 
-import { Errno } from '../errno.js';
+import { Errno, ErrnoError } from '../errno.js';
 import { TcpState } from '../stack/tcp/connection.js';
 import * as K from './constants.js';
 import { RMEM_MAX, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, SocketFile, WMEM_MAX } from './socket-file.js';
@@ -77,6 +77,9 @@ interface OptState {
   ucTtl: number; // −1: the default
   mcTtl: number;
   mcLoop: boolean;
+  /** IP_MULTICAST_IF's address (inet->mc_addr) and IPV6_MULTICAST_IF's index (np->mcast_oif). */
+  mcIf: number;
+  mc6If: number;
   recvErr: boolean;
   pmtudisc: number;
   freeBind: boolean;
@@ -104,7 +107,7 @@ function freshState(): OptState {
     debug: false, noCheck: false, busyPollUs: 0, incomingCpu: -1,
     rcvTstamp: false, rcvTstampNs: false, tstampNew: false, rcvTimeo: null, sndTimeo: null,
     // inet_create / inet6_create: uc_ttl −1, mc_ttl 1, MC_LOOP on, pmtudisc IP_PMTUDISC_WANT (no_pmtu_disc 0).
-    tos: 0, ucTtl: -1, mcTtl: 1, mcLoop: true, recvErr: false, pmtudisc: 1, freeBind: false, bindNoPort: false,
+    tos: 0, ucTtl: -1, mcTtl: 1, mcLoop: true, mcIf: 0, mc6If: 0, recvErr: false, pmtudisc: 1, freeBind: false, bindNoPort: false,
     // inet6_create: hop_limit −1, mcast_hops IPV6_DEFAULT_MCASTHOPS (1), MC6_LOOP on, pmtudisc IPV6_PMTUDISC_WANT.
     hopLimit: -1, mcastHops: 1, mc6Loop: true, tclass: 0, recvErr6: false, pmtudisc6: 1,
     udpCork: false, udpGsoSize: 0, udpGro: false,
@@ -170,6 +173,22 @@ const scratch = new DataView(new ArrayBuffer(16));
 
 function readInt(v: Uint8Array): number {
   return new DataView(v.buffer, v.byteOffset, v.byteLength).getInt32(0, true);
+}
+
+/** A struct in_addr (network byte order) as the stack's signed 32-bit address. */
+function readAddr4(v: Uint8Array): number {
+  return new DataView(v.buffer, v.byteOffset, v.byteLength).getInt32(0, false);
+}
+
+/** Runs a cold-path engine call: 0, or −errno of the ErrnoError it throws. */
+function engineCall(f: () => void): number {
+  try {
+    f();
+    return 0;
+  } catch (e) {
+    if (e instanceof ErrnoError) return -e.errno;
+    throw e;
+  }
 }
 
 /** An int copied out as sk_getsockopt / do_tcp_getsockopt / udp / ipv6 do: min(len, 4) bytes. Returns the length. */
@@ -881,9 +900,54 @@ function setIpOption(s: SocketFile, name: number, v: Uint8Array): number {
       o.ucTtl = val;
       if (udp !== null && s instanceof UdpSocketFile && s.family === 4) udp.unicastTtl = val;
       return 0;
-    case K.IP_MULTICAST_IF:
+    case K.IP_MULTICAST_IF: {
+      // do_ip_setsockopt: a struct ip_mreqn when optlen ≥ 12, a struct ip_mreq from 8, else an in_addr (≥ 4,
+      // else EINVAL). 0.0.0.0 with no index clears it; an unknown interface is EADDRNOTAVAIL.
       if (stream) return -Errno.EINVAL;
-      return -Errno.ENOPROTOOPT;
+      if (v.length < 4) return -Errno.EINVAL;
+      const addr = readAddr4(v.subarray(v.length >= 8 ? 4 : 0)); // ip_mreqn or ip_mreq: imr_address; else an in_addr
+      let ifindex = v.length >= 12 ? readInt(v.subarray(8)) : 0;
+      if (ifindex === 0 && addr !== 0) ifindex = s.ctx.stack.multicastInterface(4, 0, addr);
+      if ((ifindex !== 0 || addr !== 0) && (ifindex === 0 || !s.ctx.stack.hasInterface(ifindex))) return -Errno.EADDRNOTAVAIL;
+      if (udp !== null && udp.boundIfindex !== 0 && ifindex !== 0 && ifindex !== udp.boundIfindex) return -Errno.EINVAL;
+      o.mcIf = addr;
+      if (udp !== null) {
+        udp.multicastIfindex = ifindex;
+        udp.multicastSource = addr;
+      }
+      return 0;
+    }
+    case K.IP_ADD_MEMBERSHIP:
+    case K.IP_DROP_MEMBERSHIP: {
+      // do_ip_setsockopt: EPROTO on a connection socket; a struct ip_mreq (8 bytes, else
+      // EINVAL) or, from 12 bytes, a struct ip_mreqn {multiaddr, address, ifindex}. The
+      // interface: the index, else the address, else the route to the group (ip_mc_find_dev).
+      if (stream) return -Errno.EPROTO;
+      if (v.length < 8) return -Errno.EINVAL;
+      if (udp === null) return -Errno.ENOPROTOOPT;
+      const group = readAddr4(v), addr = readAddr4(v.subarray(4));
+      const ifindex = v.length >= 12 ? readInt(v.subarray(8)) : 0;
+      const iface = ifindex !== 0 ? ifindex : addr !== 0 ? addr : undefined;
+      return engineCall(() => (name === K.IP_ADD_MEMBERSHIP ? udp.addMembership(group, iface) : udp.dropMembership(group, iface)));
+    }
+    case K.IP_ADD_SOURCE_MEMBERSHIP:
+    case K.IP_DROP_SOURCE_MEMBERSHIP:
+    case K.IP_BLOCK_SOURCE:
+    case K.IP_UNBLOCK_SOURCE: {
+      // struct ip_mreq_source {imr_multiaddr, imr_interface, imr_sourceaddr}: exactly 12
+      // bytes (RFC 3678 §4.1.3; Linux: optlen != sizeof → EINVAL).
+      if (stream) return -Errno.EPROTO;
+      if (v.length !== 12) return -Errno.EINVAL;
+      if (udp === null) return -Errno.ENOPROTOOPT;
+      const group = readAddr4(v), addr = readAddr4(v.subarray(4)), source = readAddr4(v.subarray(8));
+      const iface = addr !== 0 ? addr : undefined;
+      return engineCall(() => {
+        if (name === K.IP_ADD_SOURCE_MEMBERSHIP) udp.addSourceMembership(group, source, iface);
+        else if (name === K.IP_DROP_SOURCE_MEMBERSHIP) udp.dropSourceMembership(group, source, iface);
+        else if (name === K.IP_BLOCK_SOURCE) udp.blockSource(group, source, iface);
+        else udp.unblockSource(group, source, iface);
+      });
+    }
     case K.IP_OPTIONS:
       // ip_options_get: none given clears them; the stack sends no IP options.
       if (v.length === 0) return 0;
@@ -951,9 +1015,12 @@ function getIpOption(s: SocketFile, name: number, out: Uint8Array): number {
     case K.IP_OPTIONS:
       // No options set: length 0.
       return 0;
-    case K.IP_MULTICAST_IF:
+    case K.IP_MULTICAST_IF: {
       // inet->mc_addr as a struct in_addr, min(len, 4) bytes.
-      return putBytes(out, new Uint8Array(4));
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setInt32(0, o.mcIf, false);
+      return putBytes(out, b);
+    }
     default:
       return -Errno.ENOPROTOOPT;
   }
@@ -1012,9 +1079,26 @@ function setIpv6Option(s: SocketFile, name: number, v: Uint8Array): number {
       return 0;
     }
     case K.IPV6_MULTICAST_IF:
+      // do_ipv6_setsockopt: an interface index (0: by route); unknown: ENODEV; not the bound device: EINVAL.
       if (stream) return -Errno.ENOPROTOOPT;
       if (short) return -Errno.EINVAL;
-      return -Errno.ENOPROTOOPT;
+      if (val !== 0 && !s.ctx.stack.hasInterface(val)) return -Errno.ENODEV;
+      if (udp !== null && udp.boundIfindex !== 0 && val !== 0 && val !== udp.boundIfindex) return -Errno.EINVAL;
+      o.mc6If = val;
+      if (udp !== null) udp.multicastIfindex = val;
+      return 0;
+    case K.IPV6_JOIN_GROUP:
+    case K.IPV6_LEAVE_GROUP: {
+      // struct ipv6_mreq {ipv6mr_multiaddr, ipv6mr_interface}: 20 bytes, else EINVAL; EPROTO
+      // on a connection socket (do_ipv6_setsockopt → ipv6_sock_mc_join / ipv6_sock_mc_drop).
+      if (stream) return -Errno.EPROTO;
+      if (v.length < 20) return -Errno.EINVAL;
+      if (udp === null) return -Errno.ENOPROTOOPT;
+      const group = Uint8Array.from(v.subarray(0, 16));
+      const ifindex = readInt(v.subarray(16));
+      const iface = ifindex !== 0 ? ifindex : undefined;
+      return engineCall(() => (name === K.IPV6_JOIN_GROUP ? udp.addMembership(group, iface) : udp.dropMembership(group, iface)));
+    }
     default:
       return -Errno.ENOPROTOOPT;
   }
@@ -1034,7 +1118,7 @@ function getIpv6Option(s: SocketFile, name: number, out: Uint8Array): number {
     case K.IPV6_MULTICAST_LOOP:
       return putInt(out, o.mc6Loop ? 1 : 0);
     case K.IPV6_MULTICAST_IF:
-      return putInt(out, 0);
+      return putInt(out, o.mc6If);
     case K.IPV6_TCLASS:
       return putInt(out, o.tclass);
     case K.IPV6_RECVERR:
