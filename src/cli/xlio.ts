@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { captureCommand } from './capture.js';
 import { demoCommand } from './demo.js';
+import { netemRelayCommand } from './netem-relay.js';
 import { perfCommand } from './perf/command.js';
 
 const USAGE = `usage: xlio <command> [args]
@@ -18,6 +19,10 @@ commands:
   demo [--seconds N] [--json FILE]
                              xlio-ts over shared memory against Node's net/dgram over
                              the kernel: ping-pong latency and bulk throughput
+  netem-relay --a LINK --b LINK [--loss P%] [--delay T] [--reorder P%] …
+                             forward frames between two links impaired like
+                             tc-netem (for kernels without sch_netem);
+                             'xlio netem-relay --help' lists the options
   version                    print the version
   help                       print this text
 `;
@@ -46,6 +51,8 @@ export function main(argv: string[]): number | Promise<number> {
       return perfCommand(rest);
     case 'demo':
       return demoCommand(rest);
+    case 'netem-relay':
+      return netemRelayCommand(rest);
     default:
       process.stderr.write(`xlio: unknown command '${cmd}'\n${USAGE}`);
       return 2;

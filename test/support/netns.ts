@@ -15,8 +15,11 @@
 // `ip netns exec`.
 
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { Proc } from './processes.js';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { netemArgsToParams, type NetemParams } from '../../src/cli/netem-queue.js';
+import { Proc, XLIO_CLI } from './processes.js';
 
 const PREFIX = 'xt';
 
@@ -33,6 +36,10 @@ export function netnsSkip(): string | false {
 export function haveCommand(cmd: string): boolean {
   const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
   return r.status === 0;
+}
+
+function isAlive(pid: number): boolean {
+  return pid > 0 && alive(pid);
 }
 
 function alive(pid: number): boolean {
@@ -53,6 +60,73 @@ function sweepStale(): void {
   }
 }
 
+let netemProbe: boolean | undefined;
+
+/**
+ * Whether impairment can use the kernel's tc netem (sch_netem): probed once by adding a netem
+ * qdisc to lo in a scratch namespace. XLIO_NETEM=relay forces the user-space relay (`xlio
+ * netem-relay`) even where the kernel has netem; XLIO_NETEM=tc forces tc.
+ */
+export function kernelHasNetem(): boolean {
+  const force = process.env['XLIO_NETEM'];
+  if (force === 'relay') return false;
+  if (force === 'tc') return true;
+  if (netemProbe !== undefined) return netemProbe;
+  const ns = `${PREFIX}${process.pid}-netemprobe`;
+  spawnSync('ip', ['netns', 'add', ns]);
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'delay', '1ms'], { encoding: 'utf8' });
+  spawnSync('ip', ['netns', 'del', ns]);
+  netemProbe = r.status === 0;
+  return netemProbe;
+}
+
+/** NetemParams as `xlio netem-relay` flags (both directions). */
+export function relayFlags(p: NetemParams): string[] {
+  const f: string[] = ['--limit', String(p.limit)];
+  if (p.lossPct > 0) f.push('--loss', `${p.lossPct}%`);
+  if (p.delayUs > 0) f.push('--delay', `${p.delayUs}us`);
+  if (p.jitterUs > 0) f.push('--jitter', `${p.jitterUs}us`);
+  if (p.reorderPct > 0) f.push('--reorder', `${p.reorderPct}%`);
+  if (p.duplicatePct > 0) f.push('--duplicate', `${p.duplicatePct}%`);
+  if (p.rateBps > 0) f.push('--rate', `${p.rateBps}bit`);
+  return f;
+}
+
+/** Counters of one relay direction, from its final JSON line. */
+export interface RelayDirection {
+  received: number;
+  forwarded: number;
+  lost: number;
+  delayed: number;
+  reordered: number;
+  duplicated: number;
+  droppedFull: number;
+  held: number;
+  txDropped: number;
+}
+
+/** A running `xlio netem-relay` (killed with its topology at the latest). */
+export class NetemRelay {
+  constructor(readonly proc: Proc) {}
+
+  /** Resolves once both links are open; rejects if it exits first or after `ms`. */
+  async ready(ms = 15_000): Promise<void> {
+    await this.proc.waitFor(/"event":"ready"/, ms);
+  }
+
+  /** SIGTERM, then its final counters (null if it had to be killed or printed none). */
+  async stop(graceMs = 5000): Promise<{ ab: RelayDirection; ba: RelayDirection } | null> {
+    await this.proc.stop('SIGTERM', graceMs);
+    const line = this.proc.stdout.split('\n').find((l) => l.includes('"event":"final"'));
+    return line === undefined ? null : (JSON.parse(line) as { ab: RelayDirection; ba: RelayDirection });
+  }
+}
+
+/** Sleeps this thread (the relay start in netem() must be synchronous, as tc is). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 const open = new Set<Topology>();
 process.on('exit', () => {
   for (const t of open) t.destroy();
@@ -61,6 +135,8 @@ process.on('exit', () => {
 export class Topology {
   private readonly namespaces: string[] = [];
   private readonly procs: Proc[] = [];
+  /** netem() through the relay: the relay process per "ns/ifc", and its side veth. */
+  private readonly spliced = new Map<string, { proc: Proc; side: string; readyFile: string }>();
   private destroyed = false;
 
   private constructor(readonly tag: string) {}
@@ -130,9 +206,92 @@ export class Topology {
     this.run(ns, ['sysctl', '-q', '-w', `net.ipv6.conf.${ifc}.disable_ipv6=1`]);
   }
 
-  /** tc netem on an interface's egress: e.g. ['delay', '10ms', 'loss', '1%']. */
-  netem(ns: string, ifc: string, args: readonly string[]): void {
-    this.run(ns, ['tc', 'qdisc', 'replace', 'dev', ifc, 'root', 'netem', ...args]);
+  /**
+   * netem on an interface's egress: e.g. ['delay', '10ms', 'loss', '1%'] (tc-netem(8) words;
+   * called again, it replaces the earlier impairment). With the kernel's sch_netem this is
+   * `tc qdisc replace … netem`. Without it (kernelHasNetem() false), the same impairment is
+   * spliced in with the user-space relay: a clsact egress filter on `ifc` redirects (tc
+   * mirred) every frame the kernel sends there into a side veth pair; `xlio netem-relay
+   * --oneway` reads them from the pair's other end and sends them, impaired, out of `ifc`
+   * itself through an AF_PACKET socket with PACKET_QDISC_BYPASS, which skips tc egress, so
+   * they do not loop. The relay understands loss, delay [jitter], reorder, duplicate, rate and
+   * limit; other netem words throw. As with tc netem, frames that an AF_PACKET socket with
+   * qdisc bypass (an xlio-ts packet link) sends on `ifc` are not impaired.
+   */
+  netem(ns: string, ifc: string, args: readonly string[], opts: { seed?: number } = {}): void {
+    if (kernelHasNetem()) {
+      this.run(ns, ['tc', 'qdisc', 'replace', 'dev', ifc, 'root', 'netem', ...args]);
+      return;
+    }
+    const params = netemArgsToParams(args);
+    const key = `${ns}/${ifc}`;
+    let entry = this.spliced.get(key);
+    if (entry !== undefined) {
+      // Replace: the new relay takes over the same side veth and filter.
+      entry.proc.signal('SIGKILL');
+      for (let i = 0; i < 200 && entry.proc.exit === null && isAlive(entry.proc.pid); i++) sleepSync(10);
+    } else {
+      const side = `xnm${this.spliced.size}`;
+      this.run(ns, ['ip', 'link', 'add', side, 'type', 'veth', 'peer', 'name', `${side}r`]);
+      for (const dev of [side, `${side}r`]) {
+        this.offloadsOff(ns, dev);
+        this.noIpv6(ns, dev);
+        this.run(ns, ['ip', 'link', 'set', dev, 'up']);
+      }
+      entry = { proc: null as unknown as Proc, side, readyFile: join(tmpdir(), `${PREFIX}${process.pid}-${this.tag}-${side}-${this.spliced.size}.ready`) };
+    }
+    rmSync(entry.readyFile, { force: true });
+    const proc = this.spawn(ns, [
+      process.execPath,
+      XLIO_CLI,
+      'netem-relay',
+      '--a',
+      `packet:${entry.side}r`,
+      '--b',
+      `packet:${ifc}`,
+      '--oneway',
+      '--seed',
+      String(opts.seed ?? 1),
+      ...relayFlags(params),
+      '--ready-file',
+      entry.readyFile,
+    ]);
+    entry.proc = proc;
+    const deadline = Date.now() + 15_000;
+    while (!existsSync(entry.readyFile)) {
+      if (Date.now() > deadline || !isAlive(proc.pid)) throw new Error(`netem on ${ifc} in ${ns}: the user-space relay did not start (${proc.describe()})`);
+      sleepSync(10);
+    }
+    rmSync(entry.readyFile, { force: true });
+    if (!this.spliced.has(key)) {
+      this.run(ns, ['tc', 'qdisc', 'add', 'dev', ifc, 'clsact']);
+      this.run(ns, ['tc', 'filter', 'add', 'dev', ifc, 'egress', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', entry.side]);
+      this.spliced.set(key, entry);
+    }
+  }
+
+  /**
+   * A user-space netem relay bridging two interfaces of namespace `ns` (no addresses on
+   * them): every frame each way goes through `xlio netem-relay` with tc-netem(8) `args`
+   * applied per direction. Call ready() on the result before sending; it is killed at
+   * destroy() if not stopped before.
+   */
+  relay(ns: string, ifA: string, ifB: string, args: readonly string[], opts: { seed?: number; statsMs?: number } = {}): NetemRelay {
+    const params = netemArgsToParams(args);
+    const proc = this.spawn(ns, [
+      process.execPath,
+      XLIO_CLI,
+      'netem-relay',
+      '--a',
+      `packet:${ifA}`,
+      '--b',
+      `packet:${ifB}`,
+      '--seed',
+      String(opts.seed ?? 1),
+      ...(opts.statsMs !== undefined ? ['--stats-ms', String(opts.statsMs)] : []),
+      ...relayFlags(params),
+    ]);
+    return new NetemRelay(proc);
   }
 
   /** Runs a command in a namespace and returns its stdout; throws with its stderr when it fails. */
