@@ -142,3 +142,12 @@ export class FdSet {
     this.words.fill(0);
   }
 }
+
+/** A struct timeval (16 bytes: tv_sec, tv_usec as 64-bit little-endian) for SO_RCVTIMEO/SO_SNDTIMEO, from microseconds. */
+export function timeval(us: number): Uint8Array {
+  const b = new Uint8Array(16);
+  const d = new DataView(b.buffer);
+  d.setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
+  d.setBigInt64(8, BigInt(us % 1e6), true);
+  return b;
+}

@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openPacketLink } from '../../src/link/packet-link.js';
 import { nativeAddon, nativeUnavailableReason } from '../../src/native/addon.js';
 import { AF_INET, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, SO_RCVBUF, SO_RCVTIMEO } from '../../src/socket/constants.js';
-import { SockAddr } from '../../src/socket/types.js';
+import { SockAddr, timeval } from '../../src/socket/types.js';
 import { Errno } from '../../src/errno.js';
 import { ipv4, ipv6, mac } from '../../src/wire/address.js';
 import { haveCommand, netnsSkip, Topology } from '../support/netns.js';
@@ -59,14 +59,6 @@ const TODO: Record<string, string> = {};
 
 function formatMac(m: Uint8Array): string {
   return [...m].map((b) => b.toString(16).padStart(2, '0')).join(':');
-}
-
-function timeval(us: number): Uint8Array {
-  const b = new Uint8Array(16);
-  const d = new DataView(b.buffer);
-  d.setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
-  d.setBigInt64(8, BigInt(us % 1e6), true);
-  return b;
 }
 
 function pattern(n: number): Uint8Array {

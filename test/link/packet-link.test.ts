@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openPacketLink, type PacketLink, type PacketLinkOptions } from '../../src/link/packet-link.js';
 import { nativeAddon, nativeUnavailableReason } from '../../src/native/addon.js';
 import { AF_INET, AF_INET6, SHUT_WR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, SO_RCVTIMEO, SO_SNDTIMEO } from '../../src/socket/constants.js';
-import { SockAddr } from '../../src/socket/types.js';
+import { SockAddr, timeval } from '../../src/socket/types.js';
 import { haveCommand, netnsSkip, Topology } from '../support/netns.js';
 import type { Proc } from '../support/processes.js';
 import { PatternSource } from '../support/transfer.js';
@@ -27,14 +27,6 @@ const MIB = 1 << 20;
 
 function formatMac(mac: Uint8Array): string {
   return [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
-}
-
-function timeval(us: number): Uint8Array {
-  const b = new Uint8Array(16);
-  const d = new DataView(b.buffer);
-  d.setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
-  d.setBigInt64(8, BigInt(us % 1e6), true);
-  return b;
 }
 
 interface Net {

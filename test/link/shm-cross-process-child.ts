@@ -8,7 +8,7 @@ import { SeededRng } from '../../src/rng.js';
 import { AF_INET, SOCK_STREAM, SOL_SOCKET, SO_RCVTIMEO } from '../../src/socket/constants.js';
 import { LinkDriver, monotonicUs } from '../../src/socket/drivers.js';
 import { Sockets } from '../../src/socket/sockets.js';
-import { SockAddr } from '../../src/socket/types.js';
+import { SockAddr, timeval } from '../../src/socket/types.js';
 import { Stack } from '../../src/stack/stack.js';
 import { ipv4 } from '../../src/wire/address.js';
 import { errnoName } from '../../src/errno.js';
@@ -84,14 +84,6 @@ let listener = -1;
 function check(what: string, r: number): number {
   if (r < 0) throw new Error(`${what}: ${errnoName(r)}`);
   return r;
-}
-
-function timeval(us: number): Uint8Array {
-  const b = new Uint8Array(16);
-  const d = new DataView(b.buffer);
-  d.setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
-  d.setBigInt64(8, BigInt(us % 1e6), true);
-  return b;
 }
 
 function tcpListen(port: number): Record<string, unknown> {

@@ -18,7 +18,7 @@ import { openTapLink, type TapLink } from '../../src/link/tap-link.js';
 import { nativeAddon, nativeUnavailableReason } from '../../src/native/addon.js';
 import { Errno, errnoName } from '../../src/errno.js';
 import { AF_INET, AF_INET6, SHUT_WR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, SO_RCVTIMEO, SO_SNDTIMEO } from '../../src/socket/constants.js';
-import { SockAddr } from '../../src/socket/types.js';
+import { SockAddr, timeval } from '../../src/socket/types.js';
 import { haveCommand, netnsSkip, Topology } from '../support/netns.js';
 import { Procs } from '../support/processes.js';
 import { WireHost } from '../support/wire-host.js';
@@ -32,14 +32,6 @@ const KERNEL4 = '198.18.0.2';
 const KERNEL6 = 'fd00::2';
 /** Bytes each TCP transfer moves. */
 const TRANSFER = 16 << 20;
-
-function timeval(us: number): Uint8Array {
-  const b = new Uint8Array(16);
-  const d = new DataView(b.buffer);
-  d.setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
-  d.setBigInt64(8, BigInt(us % 1e6), true);
-  return b;
-}
 
 function ok(what: string, r: number): number {
   if (r < 0) throw new Error(`${what}: ${errnoName(-r)} (${r})`);

@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { VxlanLink, vxlanHeaderVni } from '../../src/link/vxlan-link.js';
 import { Errno, errnoName } from '../../src/errno.js';
 import { AF_INET, AF_INET6, SHUT_WR, SOCK_STREAM, SOL_SOCKET, SO_RCVTIMEO, SO_SNDTIMEO } from '../../src/socket/constants.js';
-import { SockAddr } from '../../src/socket/types.js';
+import { SockAddr, timeval } from '../../src/socket/types.js';
 import { ParseError } from '../../src/wire/error.js';
 import { VXLAN_HEADER_LEN, VxlanPacket, emitVxlan, parseVxlan } from '../../src/wire/vxlan.js';
 import { haveCommand, netnsSkip, Topology } from '../support/netns.js';
@@ -194,14 +194,6 @@ const skip = netnsSkip() || (haveCommand('socat') ? false : 'socat is not instal
 /** Bytes each TCP transfer moves. */
 const TRANSFER = 16 << 20;
 const OUR_MAC = '02:00:00:00:00:01';
-
-function timeval(us: number): Uint8Array {
-  const b = new Uint8Array(16);
-  const d = new DataView(b.buffer);
-  d.setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
-  d.setBigInt64(8, BigInt(us % 1e6), true);
-  return b;
-}
 
 function ok(what: string, r: number): number {
   if (r < 0) throw new Error(`${what}: ${errnoName(-r)} (${r})`);

@@ -7,7 +7,7 @@ import { SeededRng } from '../../src/rng.js';
 import { AF_INET, SOCK_STREAM, SOL_SOCKET, SO_RCVTIMEO } from '../../src/socket/constants.js';
 import { LinkDriver } from '../../src/socket/drivers.js';
 import { Sockets } from '../../src/socket/sockets.js';
-import { SockAddr } from '../../src/socket/types.js';
+import { SockAddr, timeval } from '../../src/socket/types.js';
 import { Stack } from '../../src/stack/stack.js';
 import { ipv4 } from '../../src/wire/address.js';
 import { errnoName } from '../../src/errno.js';
@@ -26,14 +26,6 @@ function check(what: string, r: number): number {
   log.push(`${what}=${r < 0 ? errnoName(r) : r}`);
   if (r < 0) throw new Error(`${what}: ${errnoName(r)} (${log.join(' ')})`);
   return r;
-}
-
-function timeval(us: number): Uint8Array {
-  const b = new Uint8Array(16);
-  const d = new DataView(b.buffer);
-  d.setBigInt64(0, BigInt(Math.floor(us / 1e6)), true);
-  d.setBigInt64(8, BigInt(us % 1e6), true);
-  return b;
 }
 
 const result: Record<string, unknown> = {};
