@@ -194,7 +194,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze([
  * XLIO_* variables read elsewhere in xlio-ts (the stack, the native addon, stats, rules, the
  * CLI): not unknown, so no warning here.
  */
-const READ_ELSEWHERE = new Set(['XLIO_TRACELEVEL', 'XLIO_TCP_CC_ALGO', 'XLIO_MSS', 'XLIO_STATS_FILE', 'XLIO_STATS_SHMEM_DIR', 'XLIO_NO_NATIVE', 'XLIO_CONFIG_FILE', 'XLIO_APPLICATION_ID']);
+const READ_ELSEWHERE = new Set(['XLIO_LINK', 'XLIO_ADDR', 'XLIO_GATEWAY', 'XLIO_TRACELEVEL', 'XLIO_TCP_CC_ALGO', 'XLIO_MSS', 'XLIO_STATS_FILE', 'XLIO_STATS_SHMEM_DIR', 'XLIO_NO_NATIVE', 'XLIO_CONFIG_FILE', 'XLIO_APPLICATION_ID']);
 
 const READ_HERE = new Set(CONFIG_VARIABLES.map((v) => v.name));
 

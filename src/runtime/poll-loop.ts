@@ -116,7 +116,8 @@ export class PollLoop implements AsyncDriver {
   readonly spinCapUs: number;
   readonly maxParkMs: number;
   readonly sliceUs: number;
-  readonly keepAlive: boolean;
+  /** Main thread: a timer keeps the process alive while parked (a host with nothing ref'd sets it false). */
+  keepAlive: boolean;
   /** The application's round (see PollLoopOptions.onRound); may be set after construction. */
   onRound: ((now: number) => boolean) | null;
   /** The stack's next deadline (µs; Infinity: none; −Infinity: not polled yet) as of its last poll. */

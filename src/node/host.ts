@@ -1,0 +1,237 @@
+// The process's xlio-ts host: the one Stack, socket API and main-thread poll loop that the
+// Node drop-ins (net.ts, dgram.ts) put their sockets on. Readiness reaches JavaScript
+// objects through one epoll set: every drop-in socket registers its descriptor with a
+// callback, and each loop round asks epoll_wait (timeout 0) what changed and calls those
+// callbacks — Linux's own readiness rules, edge-triggered, so a callback runs when something
+// new happened, not on every round.
+//
+// Where the host lives comes from the environment (our extensions to XLIO's variables):
+//   XLIO_LINK     a link spec (src/link/link-spec.ts): packet:eth1, xdp:eth1, tap:tap0…
+//   XLIO_ADDR     the stack's addresses on it, comma-separated CIDRs: 198.18.0.1/24,fd00::1/64
+//   XLIO_GATEWAY  an IPv4 default gateway
+// Without XLIO_LINK the host has only its loopback (127.0.0.1, ::1). Tests build hosts of
+// their own and install them with setProcessHost().
+//
+// Keeping the process alive: like a libuv handle, a drop-in socket or server is counted
+// with ref() while it should keep Node running (unref() when the program says so or when
+// it closes); the loop holds the event loop open only while the count is above zero.
+
+import type { Link } from '../link/link.js';
+import { openLink } from '../link/open-link.js';
+import { SeededRng } from '../rng.js';
+import { loadConfig } from '../runtime/config.js';
+import { PollLoop } from '../runtime/poll-loop.js';
+import * as K from '../socket/constants.js';
+import { LinkDriver, type ParkableLink } from '../socket/drivers.js';
+import { SocketPromises } from '../socket/promises.js';
+import { Sockets } from '../socket/sockets.js';
+import { EpollEvent } from '../socket/types.js';
+import { Stack } from '../stack/stack.js';
+import { ipv4, ipv6, mac as parseMac } from '../wire/address.js';
+
+/** Called with the ready events (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLHUP, EPOLLERR…) of a watched descriptor. */
+export type ReadyCallback = (events: number) => void;
+
+/** Events per epoll_wait. */
+const BATCH = 256;
+
+/** The wire of a host with no link: nothing goes out, nothing comes in; parks until woken or timed out. */
+export class LoopbackOnlyLink implements Link, ParkableLink {
+  readonly mtu = 65535;
+  private wake: ((data: boolean) => void) | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private pending = false;
+  transmit(): void {
+    /* no wire: the stack only routes through lo */
+  }
+  receive(): number {
+    return 0;
+  }
+  waitForData(): boolean {
+    const p = this.pending;
+    this.pending = false;
+    return p;
+  }
+  waitForDataAsync(timeoutMs: number): Promise<boolean> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve(false);
+    }
+    return new Promise<boolean>((resolve) => {
+      this.wake = resolve;
+      this.timer = setTimeout(() => this.settle(), timeoutMs);
+      this.timer.unref();
+    });
+  }
+  interruptWait(): void {
+    if (this.wake === null) this.pending = true;
+    else this.settle();
+  }
+  private settle(): void {
+    const w = this.wake;
+    this.wake = null;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    w?.(false);
+  }
+  close(): void {
+    this.settle();
+  }
+}
+
+export interface ProcessHostOptions {
+  link?: (Link & ParkableLink & { close?(): void }) | null;
+  /** The stack's MAC on the link ("02:…" or bytes). */
+  mac?: string | Uint8Array;
+  /** CIDRs on the link: "198.18.0.1/24", "fd00::1/64". */
+  addrs?: readonly string[];
+  gateway?: string;
+  /** XLIO_RX_POLL for the loop (idle rounds before parking). */
+  rxPoll?: number;
+  seed?: number;
+}
+
+export class ProcessHost {
+  readonly stack: Stack;
+  readonly driver: LinkDriver;
+  readonly api: Sockets;
+  readonly loop: PollLoop;
+  readonly io: SocketPromises;
+  readonly link: Link & ParkableLink & { close?(): void };
+  private readonly epfd: number;
+  private readonly events: EpollEvent[] = Array.from({ length: BATCH }, () => new EpollEvent());
+  private readonly ev = new EpollEvent();
+  /** Callbacks by descriptor. */
+  private readonly callbacks: (ReadyCallback | undefined)[] = [];
+  private refs = 0;
+  private running: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(opts: ProcessHostOptions = {}) {
+    const addrs = opts.addrs ?? [];
+    const v6 = addrs.some((a) => a.includes(':'));
+    const mac = opts.mac === undefined ? Uint8Array.of(2, 0x78, 0, 0, 0, 1) : typeof opts.mac === 'string' ? parseMac(opts.mac) : opts.mac;
+    this.stack = new Stack({ mac, rng: new SeededRng(opts.seed ?? (Date.now() ^ (process.pid << 8))), ipv6: v6 });
+    this.link = opts.link ?? new LoopbackOnlyLink();
+    if (opts.link != null) this.stack.attach(this.link);
+    for (const a of addrs) {
+      const slash = a.lastIndexOf('/');
+      if (slash < 0) throw new Error(`an address needs its prefix length: "${a}" (198.18.0.1/24, fd00::1/64)`);
+      const ip = a.slice(0, slash);
+      this.stack.addAddress(ip.includes(':') ? ipv6(ip) : ipv4(ip), Number(a.slice(slash + 1)), this.stack.primary, { dad: false });
+    }
+    if (opts.gateway !== undefined) this.stack.defaultGateway = ipv4(opts.gateway);
+    this.driver = new LinkDriver(this.stack, this.link, undefined, { canBlock: false });
+    this.api = new Sockets(this.stack, { driver: this.driver });
+    this.loop = new PollLoop(this.driver, { rxPoll: opts.rxPoll ?? 2000, keepAlive: false, onRound: this.round });
+    this.io = new SocketPromises(this.api, this.loop);
+    this.epfd = this.api.epoll_create1(K.EPOLL_CLOEXEC);
+  }
+
+  /** One loop round's application work: the drop-ins' ready callbacks. */
+  private readonly round = (): boolean => {
+    const n = this.api.epoll_wait(this.epfd, this.events, BATCH, 0);
+    for (let i = 0; i < n; i++) {
+      const e = this.events[i]!;
+      const cb = this.callbacks[e.data];
+      if (cb === undefined) continue;
+      try {
+        cb(e.events);
+      } catch (err) {
+        // As an exception in a libuv callback would: uncaughtException, not a dead loop.
+        process.nextTick(() => {
+          throw err;
+        });
+      }
+    }
+    return n > 0;
+  };
+
+  /** Calls `cb` with `fd`'s events (edge-triggered: when they change) from the loop's rounds. */
+  watch(fd: number, events: number, cb: ReadyCallback): void {
+    this.callbacks[fd] = cb;
+    this.ev.events = events | K.EPOLLET;
+    this.ev.data = fd;
+    const r = this.api.epoll_ctl(this.epfd, K.EPOLL_CTL_ADD, fd, this.ev);
+    if (r < 0) throw new Error(`epoll_ctl(ADD, ${fd}): ${r}`);
+    this.start();
+  }
+
+  /** Changes the events watched (re-arms: edges already pending are reported again). */
+  rewatch(fd: number, events: number): void {
+    this.ev.events = events | K.EPOLLET;
+    this.ev.data = fd;
+    this.api.epoll_ctl(this.epfd, K.EPOLL_CTL_MOD, fd, this.ev);
+    this.loop.wake();
+  }
+
+  /** Stops watching (before closing the descriptor). */
+  unwatch(fd: number): void {
+    if (this.callbacks[fd] === undefined) return;
+    this.callbacks[fd] = undefined;
+    this.api.epoll_ctl(this.epfd, K.EPOLL_CTL_DEL, fd, null);
+  }
+
+  /** After socket calls made outside a round (from user code): run a round soon, with timers. */
+  kick(): void {
+    this.loop.pump();
+    this.loop.wake();
+  }
+
+  /** One more handle keeps the process alive. */
+  ref(): void {
+    if (++this.refs === 1) this.loop.keepAlive = true;
+    this.start();
+  }
+
+  unref(): void {
+    if (this.refs > 0 && --this.refs === 0) this.loop.keepAlive = false;
+  }
+
+  private start(): void {
+    if (this.running !== null || this.closed) return;
+    this.running = this.loop.start().catch((e: unknown) => {
+      if (!this.closed) process.nextTick(() => {
+        throw e;
+      });
+    });
+  }
+
+  /** Stops the loop and closes the link. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.loop.stop();
+    this.link.close?.();
+  }
+}
+
+let current: ProcessHost | null = null;
+
+/** The host from the environment (XLIO_LINK, XLIO_ADDR, XLIO_GATEWAY and XLIO_RX_POLL), made on first use. */
+export async function processHostFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<ProcessHost> {
+  if (current !== null) return current;
+  const cfg = loadConfig(env);
+  const spec = env['XLIO_LINK'];
+  const addrs = (env['XLIO_ADDR'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (spec === undefined || spec === '') {
+    current = new ProcessHost({ rxPoll: cfg.rxPoll });
+    return current;
+  }
+  if (addrs.length === 0) throw new Error(`XLIO_LINK=${spec} needs XLIO_ADDR (the stack's addresses on it, e.g. 198.18.0.1/24)`);
+  const opened = await openLink(spec);
+  const gateway = env['XLIO_GATEWAY'];
+  current = new ProcessHost({ link: opened.link, mac: opened.mac, addrs, rxPoll: cfg.rxPoll, ...(gateway ? { gateway } : {}) });
+  return current;
+}
+
+/** The installed host; a loopback-only one if none was installed or made from the environment. */
+export function processHost(): ProcessHost {
+  if (current === null) current = new ProcessHost();
+  return current;
+}
+
+/** Installs `host` as the process's (tests; `register` after reading the environment). null removes it. */
+export function setProcessHost(host: ProcessHost | null): void {
+  current = host;
+}
