@@ -1,9 +1,15 @@
 // The AF_PACKET driver: a raw packet socket on one interface, with TPACKET_V3 receive and
 // transmit rings mapped into this process, as a frame port (port.h).
 //
-//   packetOpen({ ifname, netns?, frames?, frameSize?, blockSize?, retireMs?, qdiscBypass?,
-//                fanout?: { group, mode: 'hash' | 'lb' | 'cpu' } })
-//     → { id, mac: Uint8Array(6), ifindex, mtu, frameSize, blockSize, rxBlocks, txFrames }
+//   packetOpen({ ifname, netns?, version?: 2 | 3, frames?, frameSize?, blockSize?, retireMs?,
+//                qdiscBypass?, fanout?: { group, mode: 'hash' | 'lb' | 'cpu' } })
+//     → { id, mac: Uint8Array(6), ifindex, mtu, version, frameSize, blockSize, rxBlocks, txFrames }
+//
+// version 3 (the default here) batches receive into blocks, as below; version 2 hands over
+// every frame on its own (per-frame tp_status), at once: no retire timer. With V3 a frame
+// that arrives alone waits for the timer (≥ 1 ms: tp_retire_blk_tov is in milliseconds, and
+// the kernel closes a block only when the next frame does not fit or the timer fires), so a
+// request/response exchange over V3 takes ≥ 1 ms per received frame; V2 is for latency.
 //
 // Receive (packet_mmap.rst, TPACKET_V3): the kernel fills variable-sized frames into blocks
 // and hands a whole block over by setting its block_status to TP_STATUS_USER, when it is full
@@ -31,6 +37,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 #include "args.h"
 #include "errors.h"
@@ -44,6 +51,10 @@ namespace {
 
 /** packet_mmap.rst: a TX frame's data starts at TPACKET3_HDRLEN − sizeof(sockaddr_ll) (no PACKET_TX_HAS_OFF). */
 constexpr size_t kTxDataOffset = TPACKET_ALIGN(sizeof(struct tpacket3_hdr));
+/** The same for TPACKET_V2 (TPACKET2_HDRLEN − sizeof(sockaddr_ll)). */
+constexpr size_t kTxDataOffsetV2 = TPACKET_ALIGN(sizeof(struct tpacket2_hdr));
+/** Where the kernel puts a V2 RX frame's data at most (tpacket_rcv: TPACKET_ALIGN(hdrlen + 16) + 16 of headroom, rounded up). */
+constexpr size_t kRxDataOffsetV2 = 128;
 
 struct PacketConfig {
   std::string ifname;
@@ -52,6 +63,7 @@ struct PacketConfig {
   uint32_t frameSize = 2048;   // TX slot size, and RX's nominal frame size
   uint32_t blockSize = 1 << 16;
   uint32_t retireMs = 1;
+  uint32_t version = 3;  // TPACKET_V3 or TPACKET_V2
   bool qdiscBypass = true;
   bool fanout = false;
   uint32_t fanoutGroup = 0;
@@ -60,13 +72,53 @@ struct PacketConfig {
 
 class PacketPort final : public Port {
  public:
-  PacketPort(int fd, uint8_t* map, size_t mapLen, uint32_t rxBlocks, uint32_t blockSize, uint32_t txFrames, uint32_t frameSize)
+  PacketPort(int fd, uint8_t* map, size_t mapLen, uint32_t rxBlocks, uint32_t blockSize, uint32_t txFrames, uint32_t frameSize, bool v2)
       : fd_(fd), map_(map), mapLen_(mapLen), rxBlocks_(rxBlocks), blockSize_(blockSize), txFrames_(txFrames), frameSize_(frameSize),
-        tx_(map + static_cast<size_t>(rxBlocks) * blockSize) {}
+        v2_(v2), tx_(map + static_cast<size_t>(rxBlocks) * blockSize) {}
 
   ~PacketPort() override { Close(); }
 
-  int Recv(uint8_t* buf, size_t stride, uint32_t* lens, int max) override {
+  int Recv(uint8_t* buf, size_t stride, uint32_t* lens, int max) override { return v2_ ? RecvV2(buf, stride, lens, max) : RecvV3(buf, stride, lens, max); }
+
+  /** TPACKET_V2: frame slots in ring order (RX has as many as TX), each handed over on its own by its tp_status. */
+  int RecvV2(uint8_t* buf, size_t stride, uint32_t* lens, int max) {
+    uint32_t slot = rxBlock_.load(std::memory_order_relaxed);  // V2: the next RX slot
+    int n = 0;
+    while (n < max) {
+      auto* h = RxSlotV2(slot);
+      const uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+      if ((status & TP_STATUS_USER) == 0) break;
+      const uint8_t* data = reinterpret_cast<const uint8_t*>(h) + h->tp_mac;
+      const uint32_t len = h->tp_snaplen;
+      const bool vlan = (status & TP_STATUS_VLAN_VALID) != 0 && len >= 12;
+      const uint32_t full = len + (vlan ? 4 : 0);
+      if (h->tp_snaplen < h->tp_len) {
+        rxTruncated_++;
+      } else if (full > stride) {
+        rxTooLong_++;
+      } else {
+        uint8_t* out = buf + static_cast<size_t>(n) * stride;
+        if (vlan) {
+          const uint16_t tpid = (status & TP_STATUS_VLAN_TPID_VALID) != 0 ? h->tp_vlan_tpid : ETH_P_8021Q;
+          const uint16_t tci = h->tp_vlan_tci;
+          std::memcpy(out, data, 12);
+          out[12] = tpid >> 8, out[13] = tpid & 0xff, out[14] = tci >> 8, out[15] = tci & 0xff;
+          std::memcpy(out + 16, data + 12, len - 12);
+        } else {
+          std::memcpy(out, data, len);
+        }
+        if ((status & TP_STATUS_CSUMNOTREADY) != 0) rxCsumNotReady_++;
+        lens[n++] = full;
+        rxFrames_++;
+      }
+      __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+      slot = slot + 1 == txFrames_ ? 0 : slot + 1;
+    }
+    rxBlock_.store(slot, std::memory_order_relaxed);
+    return n;
+  }
+
+  int RecvV3(uint8_t* buf, size_t stride, uint32_t* lens, int max) {
     // The cursor in locals; stored back at the end, where Ready() (on a waiting thread) reads it.
     uint32_t block = rxBlock_.load(std::memory_order_relaxed);
     uint32_t left = rxLeft_.load(std::memory_order_relaxed);
@@ -121,12 +173,18 @@ class PacketPort final : public Port {
   }
 
   int Send(const uint8_t* buf, size_t stride, const uint32_t* lens, int count) override {
-    const size_t room = frameSize_ - kTxDataOffset;
+    return v2_ ? SendRing<tpacket2_hdr>(buf, stride, lens, count, kTxDataOffsetV2) : SendRing<tpacket3_hdr>(buf, stride, lens, count, kTxDataOffset);
+  }
+
+  /** The TX ring, fixed-size slots of header type H (tpacket2_hdr or tpacket3_hdr) with data at `offset`. */
+  template <typename H>
+  int SendRing(const uint8_t* buf, size_t stride, const uint32_t* lens, int count, size_t offset) {
+    const size_t room = frameSize_ - offset;
     int accepted = 0;
     int pending = 0;  // requested since the last kick
     bool waited = false;
     while (accepted < count) {
-      auto* h = TxSlot(txHead_);
+      auto* h = reinterpret_cast<H*>(tx_ + static_cast<size_t>(txHead_) * frameSize_);
       uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
       if (status != TP_STATUS_AVAILABLE) {
         // The slot is still queued or in flight: kick what we added, then wait for POLLOUT
@@ -153,10 +211,10 @@ class PacketPort final : public Port {
         accepted++;
         continue;
       }
-      std::memcpy(reinterpret_cast<uint8_t*>(h) + kTxDataOffset, buf + static_cast<size_t>(accepted) * stride, len);
+      std::memcpy(reinterpret_cast<uint8_t*>(h) + offset, buf + static_cast<size_t>(accepted) * stride, len);
       h->tp_len = len;
       h->tp_snaplen = len;
-      h->tp_next_offset = 0;  // the kernel rejects variable-sized TX slots
+      if constexpr (std::is_same_v<H, tpacket3_hdr>) h->tp_next_offset = 0;  // the kernel rejects variable-sized TX slots
       __atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
       txHead_ = txHead_ + 1 == txFrames_ ? 0 : txHead_ + 1;
       txSent_++;
@@ -170,6 +228,7 @@ class PacketPort final : public Port {
   int PollFd() const override { return fd_; }
 
   bool Ready() override {
+    if (v2_) return (__atomic_load_n(&RxSlotV2(rxBlock_.load(std::memory_order_relaxed))->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
     if (rxLeft_.load(std::memory_order_relaxed) != 0) return true;  // stopped mid-block
     return (__atomic_load_n(&Block(rxBlock_.load(std::memory_order_relaxed))->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
   }
@@ -217,7 +276,8 @@ class PacketPort final : public Port {
  private:
   tpacket_block_desc* Block(uint32_t i) const { return reinterpret_cast<tpacket_block_desc*>(map_ + static_cast<size_t>(i) * blockSize_); }
 
-  tpacket3_hdr* TxSlot(uint32_t i) const { return reinterpret_cast<tpacket3_hdr*>(tx_ + static_cast<size_t>(i) * frameSize_); }
+  /** V2: RX slot i (slots never straddle blocks: blockSize is a multiple of frameSize, so they lie back to back). */
+  tpacket2_hdr* RxSlotV2(uint32_t i) const { return reinterpret_cast<tpacket2_hdr*>(map_ + static_cast<size_t>(i) * frameSize_); }
 
   /** packet_mmap.rst: the block goes back to the kernel with TP_STATUS_KERNEL; blocks are consumed in ring order. */
   void ReleaseBlock(tpacket_block_desc* b, uint32_t* block) {
@@ -241,9 +301,10 @@ class PacketPort final : public Port {
   const uint32_t blockSize_;
   const uint32_t txFrames_;
   const uint32_t frameSize_;
+  const bool v2_;
   uint8_t* const tx_;
 
-  std::atomic<uint32_t> rxBlock_{0};
+  std::atomic<uint32_t> rxBlock_{0};  // V3: the current block; V2: the next frame slot
   std::atomic<uint32_t> rxLeft_{0};  // frames still to read in rxBlock_ (0: the block is not ours yet)
   uint8_t* rxFrame_ = nullptr;       // the next of them
   uint32_t txHead_ = 0;
@@ -279,7 +340,7 @@ struct Opened {
   uint8_t mac[6] = {};
   int ifindex = 0;
   int mtu = 0;
-  uint32_t frameSize = 0, blockSize = 0, rxBlocks = 0, txFrames = 0;
+  uint32_t frameSize = 0, blockSize = 0, rxBlocks = 0, txFrames = 0, version = 3;
 };
 
 /** Opens, configures, maps and binds the socket; false with `e` set on failure (nothing left open). */
@@ -322,7 +383,9 @@ bool OpenPacket(PacketConfig c, Opened* out, OpenError* e) {
   // the page size and of the frame size, frames per ring = blocks × frames per block.
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   uint32_t frameSize = c.frameSize;
-  const size_t need = kTxDataOffset + static_cast<size_t>(out->mtu) + 18;
+  const bool v2 = c.version == 2;
+  // V2 receives into the same fixed slots, its data further in (kRxDataOffsetV2).
+  const size_t need = (v2 ? kRxDataOffsetV2 : kTxDataOffset) + static_cast<size_t>(out->mtu) + 18;
   while (frameSize < need) frameSize *= 2;
   uint32_t blockSize = c.blockSize;
   if (blockSize < frameSize) blockSize = frameSize;
@@ -333,7 +396,8 @@ bool OpenPacket(PacketConfig c, Opened* out, OpenError* e) {
   const uint32_t blocks = (c.frames + perBlock - 1) / perBlock;
   if (blocks == 0 || blocks > 65536) return bail(EINVAL, "ring geometry: " + std::to_string(c.frames) + " frames");
 
-  if (!SetInt(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3, "PACKET_VERSION, TPACKET_V3", e)) return close(fd), false;
+  if (!SetInt(fd, SOL_PACKET, PACKET_VERSION, v2 ? TPACKET_V2 : TPACKET_V3, v2 ? "PACKET_VERSION, TPACKET_V2" : "PACKET_VERSION, TPACKET_V3", e))
+    return close(fd), false;
   // PACKET_LOSS: a TX slot the kernel cannot send is skipped (set available again) instead of
   // stopping the ring at TP_STATUS_WRONG_FORMAT. Must precede the rings (EBUSY after).
   if (!SetInt(fd, SOL_PACKET, PACKET_LOSS, 1, "PACKET_LOSS", e)) return close(fd), false;
@@ -343,7 +407,8 @@ bool OpenPacket(PacketConfig c, Opened* out, OpenError* e) {
   rx.tp_block_nr = blocks;
   rx.tp_frame_size = frameSize;
   rx.tp_frame_nr = blocks * perBlock;
-  rx.tp_retire_blk_tov = c.retireMs;  // ms: a partly filled block is handed over after this
+  if (!v2) rx.tp_retire_blk_tov = c.retireMs;  // ms: a partly filled block is handed over after this
+  // (V2 reads the same struct's first four fields, as tpacket_req: the rest must stay 0.)
   if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof rx) < 0) return bail(errno, "setsockopt(PACKET_RX_RING)");
   tpacket_req3 tx{};  // TX with V3: retire timeout, private area and feature word must be 0
   tx.tp_block_size = blockSize;
@@ -356,7 +421,7 @@ bool OpenPacket(PacketConfig c, Opened* out, OpenError* e) {
   const size_t ringLen = static_cast<size_t>(blocks) * blockSize;
   void* map = mmap(nullptr, 2 * ringLen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   if (map == MAP_FAILED) return bail(errno, "mmap of the packet rings (" + std::to_string(2 * ringLen) + " bytes)");
-  auto port = std::make_shared<PacketPort>(fd, static_cast<uint8_t*>(map), 2 * ringLen, blocks, blockSize, blocks * perBlock, frameSize);
+  auto port = std::make_shared<PacketPort>(fd, static_cast<uint8_t*>(map), 2 * ringLen, blocks, blockSize, blocks * perBlock, frameSize, v2);
   // From here on the port owns fd and the mapping: closing it releases both.
   auto bail2 = [&](int code, std::string step) {
     port->Close();
@@ -392,6 +457,7 @@ bool OpenPacket(PacketConfig c, Opened* out, OpenError* e) {
   out->blockSize = blockSize;
   out->rxBlocks = blocks;
   out->txFrames = blocks * perBlock;
+  out->version = v2 ? 2 : 3;
   return true;
 }
 
@@ -433,6 +499,7 @@ bool ReadConfig(napi_env env, napi_value opts, PacketConfig* c) {
   if (!GetCountOpt(env, opts, "frameSize", &c->frameSize, 256, 1 << 20)) return false;
   if (!GetCountOpt(env, opts, "blockSize", &c->blockSize, 4096, 1 << 26)) return false;
   if (!GetCountOpt(env, opts, "retireMs", &c->retireMs, 1, 1000)) return false;
+  if (!GetCountOpt(env, opts, "version", &c->version, 2, 3)) return false;
   if ((c->frameSize & (c->frameSize - 1)) != 0) {
     ThrowRangeError(env, "frameSize must be a power of two, not " + std::to_string(c->frameSize));
     return false;
@@ -493,6 +560,7 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
   SetNumber(env, out, "mtu", o.mtu);
   SetNumber(env, out, "frameSize", o.frameSize);
   SetNumber(env, out, "blockSize", o.blockSize);
+  SetNumber(env, out, "version", o.version);
   SetNumber(env, out, "rxBlocks", o.rxBlocks);
   SetNumber(env, out, "txFrames", o.txFrames);
   return out;

@@ -39,9 +39,9 @@ const KEYS: Record<LinkSpec['kind'], readonly string[]> = {
 
 const USAGE = 'a link is packet:IFNAME, xdp:IFNAME, tap:NAME or vxlan:VNI,local=ADDR,remote=ADDR[:PORT], with ,key=value options';
 
-/** The path of a namespace given by name (/run/netns/NAME) or by path. */
+/** The path of a namespace given by name (`ip netns` makes /run/netns/NAME) or by path (anything with a slash). */
 export function netnsPath(ns: string): string {
-  return ns.startsWith('/') ? ns : `/run/netns/${ns}`;
+  return ns.includes('/') ? ns : `/run/netns/${ns}`;
 }
 
 function integer(spec: string, key: string, v: string, min: number, max: number): number {

@@ -16,6 +16,7 @@
 // (root). Without them: the packet driver or the shm link.
 
 import { requireNativeAddon } from '../native/addon.js';
+import { netnsPath } from './link-spec.js';
 import { NativePortLink, type NativePortOptions } from './native-port-link.js';
 
 export type XdpMode = 'auto' | 'native' | 'skb';
@@ -64,16 +65,10 @@ export class XdpLink extends NativePortLink {
   readonly zeroCopy: boolean;
 }
 
-/** `ip netns` names live in /run/netns; anything with a slash is already a path. */
-function netnsPath(netns: string | undefined): string | undefined {
-  if (netns === undefined || netns === '') return undefined;
-  return netns.includes('/') ? netns : `/run/netns/${netns}`;
-}
-
 /** Opens an AF_XDP link; throws (with the errno name in `code`) when the addon, the kernel, a capability or the interface is missing. */
 export function openXdpLink(opts: XdpLinkOptions): XdpLink {
   const addon = requireNativeAddon('the AF_XDP driver');
-  const netns = netnsPath(opts.netns);
+  const netns = opts.netns === undefined || opts.netns === '' ? undefined : netnsPath(opts.netns);
   const queue = opts.queue ?? 0;
   const r = addon.xdpOpen({
     ifname: opts.ifname,

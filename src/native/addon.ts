@@ -47,7 +47,7 @@ export interface NativeAddon {
   /** Enters the network namespace at `path` and leaves it again: throws what a driver opening there would. */
   netnsCheck(path: string): void;
   /**
-   * AF_PACKET on `ifname` (in the namespace at path `netns`) with TPACKET_V3 receive and
+   * AF_PACKET on `ifname` (in the namespace at path `netns`) with TPACKET_V3 (or V2) receive and
    * transmit rings, as a frame port (native/src/packet.cc). Throws EPERM naming CAP_NET_RAW,
    * ENODEV naming the interface and namespace.
    */
@@ -60,13 +60,15 @@ export interface NativeAddon {
     frameSize?: number;
     /** Ring block bytes, a multiple of the page size and of frameSize; default 65536. */
     blockSize?: number;
-    /** Milliseconds before the kernel hands over a partly filled RX block; default 1. */
+    /** Milliseconds before the kernel hands over a partly filled RX block (V3 only); default 1. */
     retireMs?: number;
+    /** TPACKET_V3 (default here: RX in blocks, handed over when full or after retireMs) or TPACKET_V2 (every frame handed over at once). */
+    version?: 2 | 3;
     /** PACKET_QDISC_BYPASS; default true. */
     qdiscBypass?: boolean;
     /** PACKET_FANOUT: sockets of one group on one interface share its frames. */
     fanout?: { group: number; mode?: 'hash' | 'lb' | 'cpu' };
-  }): { id: number; mac: Uint8Array; ifindex: number; mtu: number; frameSize: number; blockSize: number; rxBlocks: number; txFrames: number };
+  }): { id: number; mac: Uint8Array; ifindex: number; mtu: number; frameSize: number; blockSize: number; rxBlocks: number; txFrames: number; version?: number };
   /**
    * Opens (creating it if needed) the TAP device `name` in the namespace at `netns`
    * (/run/netns/NAME; default: this one) as a frame port (IFF_TAP | IFF_NO_PI; IFF_MULTI_QUEUE
