@@ -39,6 +39,14 @@ function rig(): Rig {
   return { ring: ShmRing.attach(sab, 0), progress: new Int32Array(new SharedArrayBuffer(P_WORDS * 4)) };
 }
 
+/**
+ * A run's time limit. Correctness does not depend on it — a lost wake-up or deadlock shows as
+ * no progress for WATCHDOG_STALL_MS — but two spinning threads on a 2-vCPU machine share it
+ * with whatever else runs (the suite runs two files at once): with a busy neighbour, (a) moved
+ * 376,000 frames in 20 s where it alone moves 1,000,000 in 2.
+ */
+const LIMIT_MS = 90_000;
+
 function counters(p: Int32Array): string {
   return `sent ${Atomics.load(p, P_SENT)}, received ${Atomics.load(p, P_RECEIVED)}, producer parks ${Atomics.load(p, P_SPACE_PARKS)}, consumer parks ${Atomics.load(p, P_DATA_PARKS)}`;
 }
@@ -109,17 +117,17 @@ function rate(frames: number, ms: number): string {
   return `${Math.round(frames / (ms / 1000)).toLocaleString('en')} frames/s`;
 }
 
-test('shm ring stress (a): both sides spinning move 1,000,000 frames, every byte checked', { timeout: 25_000 }, async (t) => {
+test('shm ring stress (a): both sides spinning move 1,000,000 frames, every byte checked', { timeout: LIMIT_MS + 10_000 }, async (t) => {
   const r = rig();
   const p = start(producer(r, 'spin', null));
   const c = start(consumer(r, 'spin', 64));
-  const [prod, cons] = await watched(r.progress, [p.worker, c.worker], Promise.all([p.result, c.result]), 20_000);
+  const [prod, cons] = await watched(r.progress, [p.worker, c.worker], Promise.all([p.result, c.result]), LIMIT_MS);
   assertDelivered(prod, cons, r);
   assert.equal(prod.parks + cons.parks, 0, 'a spinning side parked');
   t.diagnostic(`${rate(FRAMES, cons.elapsedMs)} (${cons.elapsedMs.toFixed(0)} ms); ring full ${prod.fullEvents} times; ${cons.skips} skip markers`);
 });
 
-test('shm ring stress (b): both sides parking on the doorbells, in bursts with pauses: thousands of parks, none stranded', { timeout: 25_000 }, async (t) => {
+test('shm ring stress (b): both sides parking on the doorbells, in bursts with pauses: thousands of parks, none stranded', { timeout: LIMIT_MS + 10_000 }, async (t) => {
   const r = rig();
   // Bursts of up to 48 frames overrun the 4 KiB ring (the producer parks for space); 15% of
   // them are followed by a pause of up to 0.3 ms (the consumer parks for data), and the rest
@@ -127,7 +135,7 @@ test('shm ring stress (b): both sides parking on the doorbells, in bursts with p
   const bursts: Bursts = { seed: 0x5eed, maxBurst: 48, pauseChance: 0.15, maxPauseMs: 0.3 };
   const p = start(producer(r, 'park', bursts));
   const c = start(consumer(r, 'park', 16));
-  const [prod, cons] = await watched(r.progress, [p.worker, c.worker], Promise.all([p.result, c.result]), 20_000);
+  const [prod, cons] = await watched(r.progress, [p.worker, c.worker], Promise.all([p.result, c.result]), LIMIT_MS);
   assertDelivered(prod, cons, r);
   assert.equal(cons.timeouts, 0, 'a consumer wait ran out its timeout (lost wake-up)');
   assert.equal(prod.timeouts, 0, 'a producer wait ran out its timeout (lost wake-up)');
@@ -141,7 +149,7 @@ test('shm ring stress (b): both sides parking on the doorbells, in bursts with p
   );
 });
 
-test('shm ring stress (c): a main-thread consumer parked with Atomics.waitAsync takes 1,000,000 frames from a parking producer', { timeout: 25_000 }, async (t) => {
+test('shm ring stress (c): a main-thread consumer parked with Atomics.waitAsync takes 1,000,000 frames from a parking producer', { timeout: LIMIT_MS + 10_000 }, async (t) => {
   const r = rig();
   const ring = r.ring;
   const maxFrame = ring.maxFrameLength;
@@ -175,7 +183,7 @@ test('shm ring stress (c): a main-thread consumer parked with Atomics.waitAsync 
   const t0 = performance.now();
   let prod: StressResult;
   try {
-    [prod] = await watched(r.progress, [p.worker], Promise.all([p.result, consume()]), 20_000);
+    [prod] = await watched(r.progress, [p.worker], Promise.all([p.result, consume()]), LIMIT_MS);
   } finally {
     clearInterval(ticker);
   }
