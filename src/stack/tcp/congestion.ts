@@ -10,6 +10,7 @@
 //  - every ACK in recovery that delivers data        -> onRecoveryAck(delivered, inFlightAfter, now)
 //  - ACK at or above the recovery point (full ACK)   -> onExitRecovery(now)
 //  - retransmission timer fired                      -> onRto(inFlight, now)
+//  - the reduction proved spurious (D-SACK / Eifel)  -> onUndo(priorCwnd, priorSsthresh, now)
 //  - sending resumes with nothing in flight          -> onIdle(idleUs, rtoUs) (any idle length)
 //  - path MSS changed                                -> setMss(mss)
 // The sender may transmit while inFlight < cwnd.
@@ -35,6 +36,12 @@ export interface CongestionControl {
   onExitRecovery(now: number): void;
   /** Retransmission timeout (RFC 5681 §3.1 eq. 4: ssthresh = max(FlightSize/2, 2·SMSS); cwnd = 1 SMSS (Linux: loss window 1)). */
   onRto(inFlight: number, now: number): void;
+  /**
+   * The last recovery or timeout was spurious (RFC 3708 D-SACK, RFC 3522 Eifel): undo its
+   * reduction (Linux tcp_undo_cwnd_reduction: cwnd = max(cwnd, prior_cwnd), ssthresh =
+   * max(ssthresh, prior_ssthresh)) and leave recovery/loss; RFC 9438 §4.9 for CUBIC's state.
+   */
+  onUndo(priorCwnd: number, priorSsthresh: number, now: number): void;
   /** RFC 5681 §4.1 / RFC 7661-lite: restart after idle longer than the RTO (Linux tcp_slow_start_after_idle=1). */
   onIdle(idleUs: number, rtoUs: number): void;
   setMss(mss: number): void;
@@ -50,6 +57,7 @@ export class NoCongestionControl implements CongestionControl {
   onRecoveryAck(): void {}
   onExitRecovery(): void {}
   onRto(): void {}
+  onUndo(): void {}
   onIdle(): void {}
   setMss(): void {}
 }

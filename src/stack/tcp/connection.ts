@@ -191,6 +191,24 @@ export class TcpConnection {
   /** After a retransmission timeout, until SND.UNA reaches recoverSeq (Linux's Loss state). */
   rtoLoss = false;
   recoverSeq = 0;
+  /**
+   * Undo of spurious reductions (Linux's undo_marker, undo_retrans, retrans_stamp,
+   * prior_cwnd, prior_ssthresh; RFC 3708 D-SACK detection, RFC 3522 Eifel detection with
+   * RFC 4015's response). Set when a recovery or timeout starts (`hasUndo`, SND.UNA then in
+   * `undoMarker`); `undoRetrans` counts the episode's retransmissions not yet reported
+   * duplicate by a D-SACK (−1: none sent yet); `retransStampUs` is the first one's send time.
+   */
+  hasUndo = false;
+  undoMarker = 0;
+  undoRetrans = -1;
+  retransStampUs = -1;
+  priorCwnd = 0;
+  priorSsthresh = 0;
+  /** Reductions undone: by D-SACKs (every retransmission was unnecessary) and by timestamps (Eifel). */
+  dsackUndos = 0;
+  eifelUndos = 0;
+  /** Recoveries entered (fast recovery, not timeouts). */
+  recoveries = 0;
   /** Every segment in flight and what became of it (SACK, RACK, lost, retransmitted). */
   readonly sb = new Scoreboard();
   /** Which deadline rtxTimer holds (XmitTimer). */
@@ -813,7 +831,7 @@ export class TcpConnection {
     const sb = this.sb;
     const flightBefore = seqDiff(this.sndMax, this.sndUna);
     let delivered = 0;
-    sb.beginAck();
+    sb.beginAck(this.tsOk && seg.options.hasTimestamps && seg.options.tsEcr !== 0 ? ((seg.options.tsEcr | 0) - this.tsOffset) | 0 : NaN);
     // SACK blocks first, then the cumulative ACK (as Linux's tcp_sacktag_write_queue, then tcp_clean_rtx_queue).
     if (this.sackOk && seg.options.sackBlockCount > 0 && flightBefore > 0) delivered += this.sackArrives(seg, now);
     const acked = seqBefore(this.sndUna, ack) ? seqDiff(ack, this.sndUna) : 0;
@@ -846,7 +864,7 @@ export class TcpConnection {
       if (this.dupAcks === DUP_THRESH && !this.inRecovery && !this.rtoLoss) sb.markHeadLost();
     }
     if (acked > 0 || sb.firstSackedSentAt >= 0) this.sampleRtt(seg, acked > 0);
-    this.afterAck(acked, delivered, flightBefore, now);
+    this.afterAck(acked, delivered, flightBefore, now, acked > 0 && this.packetDelayed(seg));
     // RFC 9293 §3.10.7.4: window update from a newer segment.
     if (seqBefore(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqAtOrBefore(this.sndWl2, ack))) {
       const opened = this.sndWnd === 0 && window > 0;
@@ -872,6 +890,12 @@ export class TcpConnection {
         if (seqAtOrBefore(right, seg.ack) || inSecond) {
           sb.dsackSeen(this.sndUna, this.sndNxt);
           if (this.tlpOutstanding) this.tlpDsack = true;
+          // RFC 3708 §3.2 / Linux tcp_check_dsack and tcp_sacktag_one: a duplicate of data
+          // above the undo marker means one of this episode's retransmissions was needless.
+          if (this.hasUndo && this.undoRetrans > 0 && seqBefore(this.undoMarker, right)) {
+            const segs = Math.max(1, Math.ceil(seqDiff(right, left) / this.mss));
+            this.undoRetrans = this.undoRetrans > segs ? this.undoRetrans - segs : 0;
+          }
           continue;
         }
       }
@@ -884,8 +908,51 @@ export class TcpConnection {
     return delivered;
   }
 
+  /**
+   * Linux tcp_packet_delayed, RFC 3522 §3.2 (Eifel detection): the ACK echoes a timestamp
+   * older than the episode's first retransmission, so the original transmission, not the
+   * retransmission, was what arrived.
+   */
+  private packetDelayed(seg: SegmentIn): boolean {
+    if (!this.hasUndo || this.retransStampUs < 0 || !this.tsOk || !seg.options.hasTimestamps || seg.options.tsEcr === 0) return false;
+    const stamp = (Math.floor(this.retransStampUs / 1000) + this.tsOffset) | 0;
+    return seqBefore(seg.options.tsEcr | 0, stamp);
+  }
+
+  /** A recovery or timeout begins a loss episode (Linux tcp_init_undo, with prior_ssthresh = tcp_current_ssthresh). */
+  private initUndo(): void {
+    const cwnd = this.cc.cwnd, ssthresh = this.cc.ssthresh;
+    this.priorCwnd = cwnd;
+    this.priorSsthresh = this.inRecovery ? ssthresh : Math.max(ssthresh, Math.floor(cwnd / 2) + Math.floor(cwnd / 4));
+    this.hasUndo = true;
+    this.undoMarker = this.sndUna;
+    // Retransmissions already in flight (a loss probe) count, as Linux's undo_retrans = retrans_out.
+    this.undoRetrans = this.sb.retransBytes > 0 ? Math.ceil(this.sb.retransBytes / this.mss) : -1;
+    this.retransStampUs = -1;
+  }
+
+  /**
+   * The episode's reduction was spurious: restore the window (Linux tcp_undo_cwnd_reduction)
+   * and leave recovery / loss. `unmarkLoss` (an Eifel-detected timeout or partial ACK) also
+   * forgets the segments deemed lost, which would otherwise be retransmitted needlessly
+   * (RFC 4015 §3.2 step 4 resumes with new data).
+   */
+  private undoReduction(now: number, unmarkLoss: boolean, byDsack: boolean): void {
+    this.cc.onUndo(this.priorCwnd, this.priorSsthresh, now);
+    if (unmarkLoss) this.sb.unmarkLost();
+    if (this.inRecovery) this.sb.undoSeen();
+    this.inRecovery = false;
+    this.rtoLoss = false;
+    this.dupAcks = 0;
+    this.sb.renoSackedBytes = 0;
+    this.hasUndo = false;
+    this.retransStampUs = -1;
+    if (byDsack) this.dsackUndos++;
+    else this.eifelUndos++;
+  }
+
   /** Loss detection, recovery and the congestion window after an ACK (RFC 6675 §5, RFC 8985, RFC 6582, RFC 5681). */
-  private afterAck(acked: number, delivered: number, flightBefore: number, now: number): void {
+  private afterAck(acked: number, delivered: number, flightBefore: number, now: number, delayed = false): void {
     const sb = this.sb;
     let reorderWait = 0;
     if (this.sackOk) {
@@ -893,7 +960,21 @@ export class TcpConnection {
     } else if (acked > 0) {
       this.dupAcks = 0;
       // RFC 6582 §3.2 step 5: a partial ACK in recovery means the next segment was lost too.
-      if (this.inRecovery && seqBefore(this.sndUna, this.recoverSeq)) sb.markHeadLost();
+      if (this.inRecovery && seqBefore(this.sndUna, this.recoverSeq) && !delayed) sb.markHeadLost();
+    }
+    if (this.hasUndo) {
+      const full = seqAtOrBefore(this.recoverSeq, this.sndUna);
+      if (this.undoRetrans === 0) {
+        // RFC 3708 §3.2 / Linux tcp_try_undo_dsack: every retransmission of the episode was
+        // reported duplicate, so none was needed — also when the D-SACKs come after the
+        // recovery ended (Linux keeps undo_marker then, and undoes in Open/Disorder).
+        this.undoReduction(now, false, true);
+      } else if (delayed && (this.inRecovery || this.rtoLoss) && (this.rtoLoss || full || sb.retransBytes === 0)) {
+        // RFC 3522 / RFC 4015, Linux tcp_try_undo_loss (after a timeout), tcp_try_undo_recovery
+        // (the full ACK) and tcp_try_undo_partial (a hole filled by the original while no
+        // retransmission is in flight): the original arrived, the loss was reordering or delay.
+        this.undoReduction(now, !full, false);
+      }
     }
     if ((this.inRecovery || this.rtoLoss) && seqAtOrBefore(this.recoverSeq, this.sndUna)) {
       if (this.inRecovery) {
@@ -904,6 +985,9 @@ export class TcpConnection {
       this.rtoLoss = false;
       this.dupAcks = 0;
       sb.renoSackedBytes = 0;
+      // The undo state outlives the episode (Linux: undo_marker stays until the next one or
+      // an undo), so late D-SACKs can still prove it spurious; Eifel needs the episode.
+      this.retransStampUs = -1;
     }
     const flight = seqDiff(this.sndMax, this.sndUna);
     if (!this.inRecovery && !this.rtoLoss && sb.pendingBytes > 0) this.enterRecovery(now);
@@ -918,6 +1002,8 @@ export class TcpConnection {
 
   /** Loss detected: RFC 6675 §5 step 4 / RFC 5681 §3.2 — ssthresh, and the first lost segment at once, whatever cwnd says. */
   private enterRecovery(now: number): void {
+    this.initUndo();
+    this.recoveries++;
     this.inRecovery = true;
     this.recoverSeq = this.sndMax;
     this.tlpOutstanding = false;
@@ -1213,7 +1299,7 @@ export class TcpConnection {
   }
 
   /** Retransmits record i of the scoreboard (lost, or the tail loss probe), splitting it to fit a segment. */
-  private retransmitRecord(i: number): void {
+  private retransmitRecord(i: number, probe = false): void {
     const sb = this.sb;
     const start = sb.startOf(i);
     let fin = (sb.flagsOf(i) & SegmentTag.Fin) !== 0;
@@ -1230,6 +1316,13 @@ export class TcpConnection {
     this.afterAckSent();
     sb.retransmitted(i, this.host.now);
     this.totalRetransmits++;
+    // Linux tcp_retransmit_skb: the episode's retransmissions are counted for the D-SACK undo
+    // and the first one's time kept for Eifel (a loss probe is outside any episode).
+    if (this.hasUndo && !probe && (this.inRecovery || this.rtoLoss)) {
+      if (this.undoRetrans < 0) this.undoRetrans = 0;
+      this.undoRetrans++;
+      if (this.retransStampUs < 0) this.retransStampUs = this.host.now;
+    }
     if (!this.rtxTimer.armed) this.armXmitTimer(XmitTimer.Rto, this.host.now + this.rtt.rto);
   }
 
@@ -1368,7 +1461,7 @@ export class TcpConnection {
         return;
       }
       this.tlpIsRetrans = true;
-      this.retransmitRecord(last);
+      this.retransmitRecord(last, true);
     }
     this.tlpEnd = this.sndMax;
     this.armRetransmit();
@@ -1406,6 +1499,9 @@ export class TcpConnection {
       return;
     }
     // RFC 5681 §3.1 / RFC 6298 §5.5–5.6; RFC 6675 §5.1: everything not SACKed is lost.
+    // Linux tcp_enter_loss: a timeout outside an episode starts one (undo state, prior
+    // window); within a recovery or a timeout already, the episode's undo state is kept.
+    if (!this.inRecovery && !this.rtoLoss) this.initUndo();
     this.cc.onRto(seqDiff(this.sndMax, this.sndUna), now);
     if (this.inRecovery) this.sb.recoveryEnded();
     this.inRecovery = false;

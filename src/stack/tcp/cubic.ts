@@ -4,8 +4,8 @@
 //
 // The cubic math is in segments (W_max, W_est, K, origin), t in seconds; cwnd stays bytes
 // and grows in whole segments like Linux's snd_cwnd, through a fractional-segment counter.
-// Not implemented: HyStart++ (§4.10 RECOMMENDS it; slow start here is RFC 5681 + ABC) and
-// spurious-loss undo (§4.9).
+// Not implemented: HyStart++ (§4.10 RECOMMENDS it; slow start here is RFC 5681 + ABC).
+// Spurious-loss undo (§4.9): the connection detects it (D-SACK, Eifel) and calls onUndo.
 
 import { NewReno } from './newreno.js';
 
@@ -46,12 +46,17 @@ export class Cubic extends NewReno {
   epochStart = -1;
   /** Fractional segments of growth not yet added to cwnd. */
   private growth = 0;
+  /** W_max and cwnd_prior before the last reduction, for §4.9's undo. */
+  private undoWMax = 0;
+  private undoCwndPrior = 0;
 
   /** Which region the last congestion-avoidance ACK was in (for tests and tracing). */
   region: 'reno-friendly' | 'concave' | 'convex' | 'none' = 'none';
 
   protected override lossSsthresh(_inFlight: number, _now: number): number {
     const cwndSeg = this.cwnd / this.mss;
+    this.undoWMax = this.wMax;
+    this.undoCwndPrior = this.cwndPrior;
     // §4.7 fast convergence: a flow whose window did not regain the last W_max releases
     // bandwidth by aiming lower (Linux: last_max_cwnd = cwnd·(1 + β)/2).
     this.wMax = cwndSeg < this.wMax ? (cwndSeg * (1 + CUBIC_BETA)) / 2 : cwndSeg;
@@ -72,6 +77,18 @@ export class Cubic extends NewReno {
     // §4.8 / Linux bictcp_reset on TCP_CA_Loss: the first congestion avoidance after a
     // timeout starts a curve with K = 0 and W_max = cwnd at its start.
     this.wMax = 0;
+    this.resetEpoch();
+  }
+
+  /**
+   * §4.9: a spurious congestion event restores W_max and cwnd_prior (fast convergence must
+   * not lower the plateau for a loss that never happened); cwnd and ssthresh as NewReno. A
+   * new epoch starts from the restored window (Linux's cubic undoes cwnd only).
+   */
+  override onUndo(priorCwnd: number, priorSsthresh: number, now: number): void {
+    super.onUndo(priorCwnd, priorSsthresh, now);
+    if (this.undoWMax > this.wMax) this.wMax = this.undoWMax;
+    this.cwndPrior = this.undoCwndPrior;
     this.resetEpoch();
   }
 

@@ -114,6 +114,18 @@ export class NewReno implements CongestionControl {
     this.inRtoLoss = true;
   }
 
+  /**
+   * Linux tcp_undo_cwnd_reduction with tcp_reno_undo_cwnd (RFC 3708 §3, RFC 4015 §3.2):
+   * the window goes back to what it was before the spurious reduction, never lower than now.
+   */
+  onUndo(priorCwnd: number, priorSsthresh: number, _now: number): void {
+    if (priorCwnd > this.cwnd) this.cwnd = priorCwnd;
+    if (priorSsthresh > this.ssthresh) this.ssthresh = priorSsthresh;
+    this.bytesAcked = 0;
+    this.inRecovery = false;
+    this.inRtoLoss = false;
+  }
+
   onIdle(idleUs: number, rtoUs: number): void {
     if (!(idleUs > rtoUs)) return;
     // Linux tcp_cwnd_restart (RFC 5681 §4.1 with RFC 7661's memory of the window): remember

@@ -137,7 +137,7 @@ export class Scoreboard {
       if (seqAtOrBefore(end, ack)) {
         if ((flags & SegmentTag.Sacked) === 0) {
           this.delivered += seqDiff(end, start);
-          this.rackUpdate(r[k + SENT]!, end, flags, now);
+          this.rackUpdate(r[k + SENT]!, end, flags, now, true);
           if ((flags & SegmentTag.EverRetrans) === 0) {
             if (this.firstAckedSentAt < 0) this.firstAckedSentAt = r[k + SENT]!;
           } else if (r[k + SENT]! > this.lastRetransAckedAt) this.lastRetransAckedAt = r[k + SENT]!;
@@ -178,14 +178,20 @@ export class Scoreboard {
       const flags = r[k + FLAGS]! | 0;
       if ((flags & SegmentTag.Sacked) !== 0 || seqBefore(start, left) || seqBefore(right, end)) continue;
       this.delivered += seqDiff(end, start);
-      this.rackUpdate(r[k + SENT]!, end, flags, now);
+      this.rackUpdate(r[k + SENT]!, end, flags, now, false);
       if ((flags & SegmentTag.EverRetrans) === 0 && this.firstSackedSentAt < 0) this.firstSackedSentAt = r[k + SENT]!;
       this.setFlags(i, (flags | SegmentTag.Sacked) & ~(SegmentTag.Lost | SegmentTag.Retrans));
     }
   }
 
-  /** An ACK begins: remember RACK.fack as it was. */
-  beginAck(): void {
+  /** The ACK being processed echoes a timestamp (RFC 7323): the send time, in ms of the µs clock, of what it answers. */
+  hasAckEcho = false;
+  ackEchoMs = 0;
+
+  /** An ACK begins: remember RACK.fack as it was. `echoMs` as ackEchoMs, or NaN without a usable TSecr. */
+  beginAck(echoMs = NaN): void {
+    this.hasAckEcho = echoMs === echoMs;
+    this.ackEchoMs = this.hasAckEcho ? echoMs | 0 : 0;
     this.priorFack = this.fack;
     this.hasPriorFack = this.hasFack;
     this.firstAckedSentAt = -1;
@@ -199,10 +205,18 @@ export class Scoreboard {
   firstSackedSentAt = -1;
 
   /** RFC 8985 §6.1 steps 2–4 for one delivered segment. */
-  private rackUpdate(sentAt: number, end: number, flags: number, now: number): void {
+  private rackUpdate(sentAt: number, end: number, flags: number, now: number, cumulative: boolean): void {
     const rtt = now - sentAt;
-    // Step 2: a retransmitted segment ACKed sooner than the minimum RTT was the original's delivery.
-    if ((flags & SegmentTag.EverRetrans) !== 0 && rtt < this.minRttUs) return;
+    // Step 2: a retransmitted segment ACKed sooner than the minimum RTT, or (timestamps) by an
+    // ACK echoing a TSval older than its last transmission, was the original's delivery: its
+    // retransmission time must not make everything sent before it look lost (after a spurious
+    // timeout that would be go-back-N of the whole window). The echo identifies only what
+    // advanced the cumulative ACK: a receiver echoes TS.Recent, which out-of-order (SACKed)
+    // segments do not update (RFC 7323 §4.3), so SACKed segments are not judged by it.
+    if ((flags & SegmentTag.EverRetrans) !== 0) {
+      if (rtt < this.minRttUs) return;
+      if (cumulative && this.hasAckEcho && ((this.ackEchoMs - (Math.floor(sentAt / 1000) | 0)) | 0) < 0) return;
+    }
     // Step 4 (before RACK.fack moves): an original delivered below the highest delivered end means reordering.
     if ((flags & SegmentTag.EverRetrans) === 0 && this.hasPriorFack && seqBefore(end, this.priorFack)) this.reordering = true;
     if (!this.hasFack || seqBefore(this.fack, end)) {
@@ -242,6 +256,14 @@ export class Scoreboard {
       this.reoWndMult = 1;
       this.reoWndPersist = REO_WND_PERSIST;
     }
+  }
+
+  /**
+   * A recovery was undone as spurious (Linux tcp_try_undo_dsack): keep the widened
+   * reordering window for longer (reo_wnd_persist + 1, at most 16).
+   */
+  undoSeen(): void {
+    if (this.reoWndPersist < REO_WND_PERSIST) this.reoWndPersist++;
   }
 
   /** RFC 8985 §6.2 RACK_update_reo_wnd. */
@@ -295,6 +317,19 @@ export class Scoreboard {
       if ((f & SegmentTag.Sacked) === 0) this.setFlags(i, (f | SegmentTag.Lost) & ~SegmentTag.Retrans);
     }
     this.renoSackedBytes = 0;
+  }
+
+  /**
+   * The losses were not real (an undone timeout or recovery: Linux tcp_undo_cwnd_reduction
+   * with unmark_loss): no record stays marked lost. A retransmission in flight stays counted
+   * in pipe, as Linux keeps retrans_out.
+   */
+  unmarkLost(): void {
+    if (this.lostBytes <= 0) return;
+    for (let i = 0; i < this.count; i++) {
+      const f = this.flagsOf(i);
+      if ((f & SegmentTag.Lost) !== 0) this.setFlags(i, f & ~SegmentTag.Lost);
+    }
   }
 
   /** The first record lost and not retransmitted since (NextSeg rule 1), or −1. */
