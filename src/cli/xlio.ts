@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { captureCommand } from './capture.js';
+import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
 import { netemRelayCommand } from './netem-relay.js';
 import { perfCommand } from './perf/command.js';
@@ -23,6 +24,9 @@ commands:
                              forward frames between two links impaired like
                              tc-netem (for kernels without sch_netem);
                              'xlio netem-relay --help' lists the options
+  config --check [--rules FILE] [--app NAME] [--json]
+                             validate the XLIO_* environment and the offload
+                             rules (libxlio.conf); print what applies
   version                    print the version
   help                       print this text
 `;
@@ -53,6 +57,8 @@ export function main(argv: string[]): number | Promise<number> {
       return demoCommand(rest);
     case 'netem-relay':
       return netemRelayCommand(rest);
+    case 'config':
+      return configCommand(rest);
     default:
       process.stderr.write(`xlio: unknown command '${cmd}'\n${USAGE}`);
       return 2;

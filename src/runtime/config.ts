@@ -233,6 +233,14 @@ export function ringPerWorker(logic: RingAllocationLogic): boolean {
   return logic !== 0 && logic !== 1;
 }
 
+/** XLIO_* names read outside this module (the stack, the native addon, stats, rules, the CLI). */
+export const VARIABLES_READ_ELSEWHERE: readonly string[] = Object.freeze([...READ_ELSEWHERE]);
+
+/** The known XLIO_* name closest to `name` (within two edits), for "did you mean"; null if none. */
+export function suggestVariable(name: string): string | null {
+  return closest(name);
+}
+
 /** The closest known name within two edits, for "did you mean". */
 function closest(name: string): string | null {
   let best: string | null = null;
