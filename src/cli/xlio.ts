@@ -8,6 +8,7 @@ import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
 import { netemRelayCommand } from './netem-relay.js';
 import { perfCommand } from './perf/command.js';
+import { statsCommand } from './stats.js';
 
 const USAGE = `usage: xlio <command> [args]
 
@@ -24,6 +25,10 @@ commands:
                              forward frames between two links impaired like
                              tc-netem (for kernels without sch_netem);
                              'xlio netem-relay --help' lists the options
+  stats [-p PID] [--view N] [--interval S] [--prometheus PORT]
+                             live counters of running xlio-ts processes (sockets,
+                             rings, buffer pools), as a table or Prometheus text;
+                             'xlio stats --help' lists the options
   config --check [--rules FILE] [--app NAME] [--json]
                              validate the XLIO_* environment and the offload
                              rules (libxlio.conf); print what applies
@@ -57,6 +62,8 @@ export function main(argv: string[]): number | Promise<number> {
       return demoCommand(rest);
     case 'netem-relay':
       return netemRelayCommand(rest);
+    case 'stats':
+      return statsCommand(rest);
     case 'config':
       return configCommand(rest);
     default:

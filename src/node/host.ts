@@ -12,6 +12,11 @@
 // Without XLIO_LINK the host has only its loopback (127.0.0.1, ::1). Tests build hosts of
 // their own and install them with setProcessHost().
 //
+// Stats: the process's host (made here or installed with setProcessHost) is published for
+// `xlio stats` as XLIO does, by default in /tmp/xlio (XLIO_STATS_SHMEM_DIR; empty: off;
+// XLIO_STATS_FILE: a text dump at exit). Nothing is added to the hot path: a timer copies
+// the counters the stack keeps anyway (src/runtime/stats.ts).
+//
 // Keeping the process alive: like a libuv handle, a drop-in socket or server is counted
 // with ref() while it should keep Node running (unref() when the program says so or when
 // it closes); the loop holds the event loop open only while the count is above zero.
@@ -21,6 +26,7 @@ import { openLink } from '../link/open-link.js';
 import { SeededRng } from '../rng.js';
 import { loadConfig } from '../runtime/config.js';
 import { PollLoop } from '../runtime/poll-loop.js';
+import { publishProcessStats, unpublishProcessStats } from '../runtime/stats.js';
 import * as K from '../socket/constants.js';
 import { LinkDriver, type ParkableLink } from '../socket/drivers.js';
 import { SocketPromises } from '../socket/promises.js';
@@ -180,7 +186,11 @@ export class ProcessHost {
 
   /** One more handle keeps the process alive. */
   ref(): void {
-    if (++this.refs === 1) this.loop.keepAlive = true;
+    if (++this.refs === 1) {
+      this.loop.keepAlive = true;
+      // A loop parked while nothing was ref'd holds no timer: end the park so it parks again holding one.
+      this.loop.wake();
+    }
     this.start();
   }
 
@@ -201,6 +211,7 @@ export class ProcessHost {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    unpublishProcessStats(this);
     this.loop.stop();
     this.link.close?.();
   }
@@ -216,22 +227,29 @@ export async function processHostFromEnv(env: NodeJS.ProcessEnv = process.env): 
   const addrs = (env['XLIO_ADDR'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (spec === undefined || spec === '') {
     current = new ProcessHost({ rxPoll: cfg.rxPoll });
+    publishProcessStats(current, env);
     return current;
   }
   if (addrs.length === 0) throw new Error(`XLIO_LINK=${spec} needs XLIO_ADDR (the stack's addresses on it, e.g. 198.18.0.1/24)`);
   const opened = await openLink(spec);
   const gateway = env['XLIO_GATEWAY'];
   current = new ProcessHost({ link: opened.link, mac: opened.mac, addrs, rxPoll: cfg.rxPoll, ...(gateway ? { gateway } : {}) });
+  publishProcessStats(current, env);
   return current;
 }
 
 /** The installed host; a loopback-only one if none was installed or made from the environment. */
 export function processHost(): ProcessHost {
-  if (current === null) current = new ProcessHost();
+  if (current === null) {
+    current = new ProcessHost();
+    publishProcessStats(current);
+  }
   return current;
 }
 
 /** Installs `host` as the process's (tests; `register` after reading the environment). null removes it. */
 export function setProcessHost(host: ProcessHost | null): void {
+  if (host === null && current !== null) unpublishProcessStats(current);
   current = host;
+  if (host !== null) publishProcessStats(host);
 }

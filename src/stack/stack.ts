@@ -416,6 +416,13 @@ export class Stack implements UdpHost {
         const r = this.routes.lookup(dst);
         if (r !== null) idx = r.ifindex !== 0 ? r.ifindex : this.ifindexOfGateway(r.gateway);
       }
+      if (idx !== 0 && idx === this.lo.index) {
+        // Given lo (IP_MULTICAST_IF 127.0.0.1, a socket bound there): it carries them too.
+        out.iface = this.lo;
+        out.nextHop = dst;
+        out.src = 0x7f000001;
+        return true;
+      }
       const src = this.firstAddress(idx);
       if (src === undefined) return false;
       out.iface = this.interfaceOf4(src);
@@ -608,7 +615,9 @@ export class Stack implements UdpHost {
 
   /** @internal Used by UdpSocket. */
   sendUdp4(src: Ipv4Address, srcPort: number, dst: Ipv4Address, dstPort: number, data: Uint8Array, from: UdpSocket): boolean {
-    const ifindex = isMulticast(dst) ? from.multicastIfindex || from.boundIfindex : from.boundIfindex;
+    let ifindex = isMulticast(dst) ? from.multicastIfindex || from.boundIfindex : from.boundIfindex;
+    // As the route lookup in UdpSocket.route4: a multicast or limited broadcast with no interface goes out of its source's.
+    if (ifindex === 0 && (isMulticast(dst) || dst === IPV4_BROADCAST)) ifindex = this.multicastInterface(4, dst, src);
     const ttl = isMulticast(dst) ? from.multicastTtl : from.unicastTtl >= 0 ? from.unicastTtl : DEFAULT_TTL;
     let ok: boolean;
     if (!isMulticast(dst) && !this.isBroadcast(dst) && this.sendUdpInPlace(src, srcPort, dst, dstPort, data, ifindex, ttl)) ok = true;
@@ -638,7 +647,8 @@ export class Stack implements UdpHost {
   private loopMulticast4(seg: Uint8Array, src: Ipv4Address, dst: Ipv4Address, ifindex: number): void {
     const r = this.txRoute;
     if (!this.routeInto(dst, r, ifindex) || r.iface === null) return;
-    if (!r.iface.igmp.isMember(dst)) return;
+    // Sent on lo, the datagram itself comes back: no second copy.
+    if (r.iface === this.lo || !r.iface.igmp.isMember(dst)) return;
     const packet = new Uint8Array(IPV4_MIN_HEADER_LEN + seg.length);
     emitIpv4({ tos: 0, identification: 0, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 1, protocol: IpProtocol.UDP, src, dst, options: NO_OPTIONS, payload: seg }, packet);
     this.deliverUdp4(r.iface, packet, 0, IPV4_MIN_HEADER_LEN, seg.length, src, dst);

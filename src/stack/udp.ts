@@ -408,7 +408,11 @@ export class UdpSocket {
     let src: Ipv4Address | null;
     if (bound !== ANY) {
       if (!this.host.isLocal4(bound)) throw new ErrnoError('EINVAL', syscall);
-      if (this.host.sourceFor4(dst, this.boundIfindex) === null) throw new ErrnoError('ENETUNREACH', syscall);
+      let ifindex = dst >>> 28 === 0xe && this.multicastIfindex !== 0 ? this.multicastIfindex : this.boundIfindex;
+      // ip_route_output_key_hash_rcu: with a source address and no interface, a multicast or
+      // limited-broadcast destination leaves through the source's own interface (even lo).
+      if (ifindex === 0 && (dst >>> 28 === 0xe || (dst | 0) === -1)) ifindex = this.host.multicastInterface(4, dst, bound);
+      if (this.host.sourceFor4(dst, ifindex) === null) throw new ErrnoError('ENETUNREACH', syscall);
       src = bound;
     } else if (dst >>> 28 === 0xe && this.multicastSource !== 0) src = this.multicastSource;
     else {
