@@ -8,11 +8,16 @@ import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
 import { netemRelayCommand } from './netem-relay.js';
 import { perfCommand } from './perf/command.js';
+import { runCommand } from './run.js';
 import { statsCommand } from './stats.js';
 
 const USAGE = `usage: xlio <command> [args]
 
 commands:
+  run [--link SPEC --addr CIDR…] [--] COMMAND [ARGS…]
+                             run a Node program offloaded: its net/dgram sockets
+                             go to xlio-ts as the rules select, the rest to the OS;
+                             'xlio run --help' lists the options
   capture read FILE [-c N]   print one line per frame of a pcap/pcapng file,
                              dissected by xlio-ts's own codecs
   perf MODE [options]        sockperf-compatible benchmark: server, ping-pong,
@@ -54,6 +59,8 @@ export function main(argv: string[]): number | Promise<number> {
     case '--version':
       process.stdout.write(`xlio-ts ${version()}\n`);
       return 0;
+    case 'run':
+      return runCommand(rest);
     case 'capture':
       return captureCommand(rest);
     case 'perf':
