@@ -24,6 +24,8 @@ const ETH_HEADER = 14;
 export class NativePortLink implements Link, ParkableLink {
   /** Frames from a real wire are verified like any NIC's without checksum offload. */
   readonly rxChecksumVerified = false;
+  /** portWaitAsync is a threadpool job: it holds the event loop until it returns. */
+  readonly asyncWaitHoldsLoop = true;
   /** Bytes per frame slot: the MTU's payload, its Ethernet header and a VLAN tag. */
   readonly stride: number;
   private readonly batch: number;

@@ -145,23 +145,17 @@ const MREQ6V = new DataView(MREQ6.buffer);
 
 /** True while our readiness callback runs (inside a host round: a stack poll follows it). */
 let dispatching = false;
-let kickHost: ProcessHost | null = null;
-function runKick(): void {
-  const h = kickHost;
-  kickHost = null;
-  h?.kick();
-}
 
 /** Before socket calls from user code: the stack's clock to now (timers they arm start from it). */
 function enter(host: ProcessHost): void {
   if (!dispatching) host.stack.now = host.driver.now();
 }
 
-/** After socket calls from user code: one host round soon (a check-phase round per turn, however many calls). */
+/** After socket calls from user code: what they sent goes out now, their events in a later host round. */
 function leave(host: ProcessHost): void {
-  if (dispatching || kickHost !== null) return;
-  kickHost = host;
-  setImmediate(runKick);
+  if (dispatching) return;
+  // What the calls sent goes out now; the events it causes, in a later round (host.ts).
+  host.afterCalls();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1086,7 +1080,9 @@ export class Socket extends EventEmitter {
           continue;
         }
         const msg = Buffer.allocUnsafeSlow(n);
-        RBUF.copy(msg, 0, 0, n);
+        // Short ones by hand: Buffer#copy of part of RBUF allocates a view of it first.
+        if (n <= 256) for (let i = 0; i < n; i++) msg[i] = RBUF[i]!;
+        else RBUF.copy(msg, 0, 0, n);
         this.emit('message', msg, { address: this.#senderText(), family: familyName(FROM), port: FROM.port, size: n } satisfies RemoteInfo);
       }
     } finally {

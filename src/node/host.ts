@@ -20,6 +20,11 @@
 // Keeping the process alive: like a libuv handle, a drop-in socket or server is counted
 // with ref() while it should keep Node running (unref() when the program says so or when
 // it closes); the loop holds the event loop open only while the count is above zero.
+//
+// Shutdown: every host registers with shutdown.ts, which flushes its connections (pending
+// writes, then FIN; RST under SO_LINGER 0) on SIGINT/SIGTERM/SIGHUP, process.exit(), an
+// uncaught exception or the program's end, before the process goes. Drop-in handles pass
+// themselves to watch() so that the flush can ask them what they still hold (unsent()).
 
 import type { Link } from '../link/link.js';
 import { openLink } from '../link/open-link.js';
@@ -34,9 +39,16 @@ import { Sockets } from '../socket/sockets.js';
 import { EpollEvent } from '../socket/types.js';
 import { Stack } from '../stack/stack.js';
 import { ipv4, ipv6, mac as parseMac } from '../wire/address.js';
+import { registerHost, unregisterHost } from './shutdown.js';
 
 /** Called with the ready events (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLHUP, EPOLLERR…) of a watched descriptor. */
 export type ReadyCallback = (events: number) => void;
+
+/** What a drop-in handle tells the exit flush (shutdown.ts) about its descriptor. */
+export interface WatchOwner {
+  /** What the program wrote that the stack has not taken yet, oldest first. */
+  unsent?(): readonly Uint8Array[];
+}
 
 /** Events per epoll_wait. */
 const BATCH = 256;
@@ -109,6 +121,8 @@ export class ProcessHost {
   private readonly ev = new EpollEvent();
   /** Callbacks by descriptor. */
   private readonly callbacks: (ReadyCallback | undefined)[] = [];
+  /** The handle behind each watched descriptor, for the exit flush. */
+  private readonly owners: (WatchOwner | undefined)[] = [];
   private refs = 0;
   private running: Promise<void> | null = null;
   private closed = false;
@@ -129,9 +143,15 @@ export class ProcessHost {
     if (opts.gateway !== undefined) this.stack.defaultGateway = ipv4(opts.gateway);
     this.driver = new LinkDriver(this.stack, this.link, undefined, { canBlock: false });
     this.api = new Sockets(this.stack, { driver: this.driver });
-    this.loop = new PollLoop(this.driver, { rxPoll: opts.rxPoll ?? 2000, keepAlive: false, onRound: this.round });
+    // Without a link nothing can arrive while the loop spins (frames come only from this
+    // thread's own calls, which cannot run meanwhile): an idle loop parks at once.
+    const rxPoll = opts.link == null ? 0 : (opts.rxPoll ?? 2000);
+    this.loop = new PollLoop(this.driver, { rxPoll, keepAlive: false, onRound: this.round });
     this.io = new SocketPromises(this.api, this.loop);
     this.epfd = this.api.epoll_create1(K.EPOLL_CLOEXEC);
+    // Signals, process.exit(), uncaught exceptions and the end of the program flush and close
+    // this host's connections before the process goes (KI-02, KI-12, KI-15, KI-20).
+    registerHost(this);
   }
 
   /** One loop round's application work: the drop-ins' ready callbacks. */
@@ -154,8 +174,9 @@ export class ProcessHost {
   };
 
   /** Calls `cb` with `fd`'s events (edge-triggered: when they change) from the loop's rounds. */
-  watch(fd: number, events: number, cb: ReadyCallback): void {
+  watch(fd: number, events: number, cb: ReadyCallback, owner?: object): void {
     this.callbacks[fd] = cb;
+    this.owners[fd] = owner as WatchOwner | undefined;
     this.ev.events = events | K.EPOLLET;
     this.ev.data = fd;
     const r = this.api.epoll_ctl(this.epfd, K.EPOLL_CTL_ADD, fd, this.ev);
@@ -175,6 +196,7 @@ export class ProcessHost {
   unwatch(fd: number): void {
     if (this.callbacks[fd] === undefined) return;
     this.callbacks[fd] = undefined;
+    this.owners[fd] = undefined;
     this.api.epoll_ctl(this.epfd, K.EPOLL_CTL_DEL, fd, null);
   }
 
@@ -182,6 +204,38 @@ export class ProcessHost {
   kick(): void {
     this.loop.pump();
     this.loop.wake();
+  }
+
+  private kickPending = false;
+  private readonly runKick = (): void => {
+    this.kickPending = false;
+    this.kick();
+  };
+
+  /**
+   * After socket calls made by the program outside a round (the caller brought the stack's
+   * clock up to date before them): what they sent goes out now (loop.flush: the link, and lo
+   * to local sockets, as Linux's loopback delivers within the sending call), and the events
+   * that causes come in a round of their own, never inside the caller's call — the loop's next
+   * slice when it runs, or a check-phase round when it is parked (its deadline and readiness
+   * are stale) or not running (one per turn, however many calls).
+   */
+  afterCalls(): void {
+    const loop = this.loop;
+    loop.flush();
+    if (this.kickPending || (loop.running && !loop.isParked)) return;
+    this.kickPending = true;
+    setImmediate(this.runKick);
+  }
+
+  /** The handle watching `fd` (watch()'s owner), if any. */
+  ownerOf(fd: number): WatchOwner | undefined {
+    return this.owners[fd];
+  }
+
+  /** close() was called: the loop is stopped and the link closed. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** One more handle keeps the process alive. */
@@ -211,6 +265,7 @@ export class ProcessHost {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    unregisterHost(this);
     unpublishProcessStats(this);
     this.loop.stop();
     this.link.close?.();

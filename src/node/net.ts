@@ -24,8 +24,9 @@
 //             counts it — connecting, reading, writing, listening — and not unref'd.
 //
 // Socket calls made from user code (write, end, connect, setsockopt…) bring the stack's
-// clock up to date first and ask the host for a round soon after (one setImmediate per
-// turn, however many calls).
+// clock up to date first; after them what they sent goes out at once (host.afterCalls: the
+// link, and lo to local sockets), while the events that causes wait for the host's next round
+// (its next slice, or one setImmediate per turn when the loop is parked).
 //
 // Not here: pipes (path), fd/handle adoption, cluster. Node's http, https and tls run
 // unchanged over these sockets: see serve(), Agent and HttpsAgent at the end.
@@ -118,25 +119,17 @@ const lingerZero = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
 
 /** True while a readiness callback of ours runs (inside a host round: the clock is current, a round follows). */
 let dispatching = false;
-let kickHost: ProcessHost | null = null;
-function runKick(): void {
-  const h = kickHost;
-  kickHost = null;
-  h?.kick();
-}
 
 /** Before socket calls from user code: the stack's clock to now (timers they arm start from it). */
 function enter(host: ProcessHost): void {
   if (!dispatching) host.stack.now = host.driver.now();
 }
 
-/** After socket calls from user code: a host round soon (one per turn, however many calls). */
+/** After socket calls from user code: what they sent goes out now, their events in a later host round. */
 function leave(host: ProcessHost): void {
-  if (dispatching || kickHost !== null) return;
-  kickHost = host;
-  // A check-phase round: the program's synchronous code, nextTicks and promises of this turn
-  // all run first, and what the peer sees arrives as Node's I/O would, in a later phase.
-  setImmediate(runKick);
+  if (dispatching) return;
+  // What the calls sent goes out now; the events it causes, in a later round (host.ts).
+  host.afterCalls();
 }
 
 export interface AddressInfo {
@@ -221,7 +214,7 @@ abstract class HandleBase {
 
   adopt(fd: number): void {
     this.fd = fd;
-    this.host.watch(fd, WATCH_EVENTS, this.onReady);
+    this.host.watch(fd, WATCH_EVENTS, this.onReady, this);
   }
 
   updateRef(): void {
@@ -320,6 +313,18 @@ export class TcpHandle extends HandleBase {
     return this.wbuf === null ? 0 : this.wbuf.length;
   }
 
+  /** WatchOwner: what was written and not yet taken by the stack — this write's rest, then the stream's buffer — for the exit flush (shutdown.ts). */
+  unsent(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    if (this.wbuf !== null) out.push(this.wbuf);
+    const o = this.owner;
+    if (o === null || o.destroyed) return out;
+    for (const e of (o as unknown as { writableBuffer: { chunk: unknown; encoding: BufferEncoding }[] }).writableBuffer) {
+      out.push(typeof e.chunk === 'string' ? Buffer.from(e.chunk, e.encoding) : (e.chunk as Uint8Array));
+    }
+    return out;
+  }
+
   protected active(): boolean {
     return this.reading || this.connectReq !== null || this.wbuf !== null || this.shuttingDown;
   }
@@ -353,7 +358,9 @@ export class TcpHandle extends HandleBase {
         if (ub !== null) owner.onReadUser(n, ub);
         else {
           const b = Buffer.allocUnsafe(n);
-          readBuf.copy(b, 0, 0, n);
+          // Short ones by hand: Buffer#copy of part of readBuf allocates a view of it first.
+          if (n <= 256) for (let i = 0; i < n; i++) b[i] = readBuf[i]!;
+          else readBuf.copy(b, 0, 0, n);
           owner.onRead(b);
         }
         continue;

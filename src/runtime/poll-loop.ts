@@ -8,7 +8,9 @@
 //   worker thread   run(): rounds back to back, parks with Atomics.wait (link.waitForData).
 //                   Blocks its thread until stopped.
 //   main thread     start(): never blocks. Rounds run in slices of at most `sliceUs`, then
-//                   yield to the event loop with setImmediate; parking uses Atomics.waitAsync
+//                   yield to the event loop with setImmediate — at once when the application's
+//                   callbacks ran and the next round found nothing (what they queued, nextTicks
+//                   and promises, is likely the program's next send); parking uses Atomics.waitAsync
 //                   (link.waitForDataAsync), so timers, I/O and promises run while the loop
 //                   waits. A timer keeps the process alive while parked (keepAlive).
 //
@@ -94,6 +96,8 @@ export interface PollLoopOptions {
 }
 
 const DEFAULT_MAX_PARK_MS = 250;
+/** While nothing is ref'd, a loop on a link whose async wait holds the event loop polls this often (ms) on an unref'd timer. */
+const UNREF_POLL_MS = 2;
 /** While spinning idle, the clock is read on every CLOCK_EVERY-th round (a power of two). */
 const CLOCK_EVERY = 16;
 const DEFAULT_SLICE_US = 100;
@@ -117,7 +121,19 @@ export class PollLoop implements AsyncDriver {
   readonly maxParkMs: number;
   readonly sliceUs: number;
   /** Main thread: a timer keeps the process alive while parked (a host with nothing ref'd sets it false). */
-  keepAlive: boolean;
+  get keepAlive(): boolean {
+    return this.keepAliveOn;
+  }
+  set keepAlive(on: boolean) {
+    this.keepAliveOn = on;
+    // A park holding the process for a loop that no longer should: let go now, not when the
+    // park ends (up to maxParkMs later: an unref'd program would outlive its last handle).
+    if (!on && this.parkTimer !== null) {
+      clearTimeout(this.parkTimer);
+      this.parkTimer = null;
+    }
+  }
+  private keepAliveOn = true;
   /** The application's round (see PollLoopOptions.onRound); may be set after construction. */
   onRound: ((now: number) => boolean) | null;
   /** The stack's next deadline (µs; Infinity: none; −Infinity: not polled yet) as of its last poll. */
@@ -132,6 +148,8 @@ export class PollLoop implements AsyncDriver {
   private parkTimer: ReturnType<typeof setTimeout> | null = null;
   /** The next round runs stack.poll whatever it finds (wake(): calls outside the rounds may have armed timers). */
   private pollDue = false;
+  /** The last round's application round did something (its callbacks may have queued nextTicks and promises). */
+  private appRan = false;
   /** Main thread: parked in waitForDataAsync, until this time (µs). */
   private parked = false;
   private parkUntil = 0;
@@ -167,6 +185,11 @@ export class PollLoop implements AsyncDriver {
     return this.state === RUNNING;
   }
 
+  /** Main thread: parked (waiting on the link's doorbell or the stack's next deadline). */
+  get isParked(): boolean {
+    return this.parked;
+  }
+
   now(): number {
     return this.driver.now();
   }
@@ -179,7 +202,11 @@ export class PollLoop implements AsyncDriver {
   round(force = false): boolean {
     const d = this.driver;
     const s = this.stats;
-    const now = force || (this.idle & (CLOCK_EVERY - 1)) === 0 ? d.now() : this.lastNow;
+    let now = force || (this.idle & (CLOCK_EVERY - 1)) === 0 ? d.now() : this.lastNow;
+    // Never backwards: socket calls made between rounds may have brought the stack's clock past
+    // the reused reading, and a clock that steps back makes TCP timestamps step back (the peer's
+    // PAWS then drops the segment: a handshake's last ACK lost for a whole SYN-ACK RTO).
+    if (now < d.stack.now) now = d.stack.now;
     d.stack.now = now; // calls made in onRound arm their timers from now, not from the last frame or poll
     if (this.corks) this.link.cork!();
     const frames = d.receiveFrames(now);
@@ -191,6 +218,7 @@ export class PollLoop implements AsyncDriver {
     }
     if (this.corks) this.link.uncork!();
     this.lastNow = now;
+    this.appRan = app;
     s[LoopStat.ROUNDS]++;
     s[LoopStat.FRAMES] += frames;
     const busy = frames > 0 || app || next <= now;
@@ -281,6 +309,13 @@ export class PollLoop implements AsyncDriver {
    */
   wake(): void {
     this.pollDue = true;
+    if (this.pollTimer !== null) {
+      clearTimeout(this.pollTimer);
+      this.pollTimer = null;
+      this.parked = false;
+      setImmediate(this.tick);
+      return;
+    }
     if (this.parked && this.link.interruptWait !== undefined) this.link.interruptWait();
   }
 
@@ -294,11 +329,20 @@ export class PollLoop implements AsyncDriver {
   private readonly tick = (): void => {
     const ctl = this.control;
     let sliceEnd = -1;
+    let appRan = false;
     try {
       for (;;) {
         if (Atomics.load(ctl, LoopControl.STOP) !== 0) return this.finish(null);
-        if (this.round()) this.idle = 0;
-        else if (!this.spinAgain()) {
+        if (this.round()) {
+          this.idle = 0;
+          if (this.appRan) appRan = true;
+        } else if (appRan) {
+          // The application's callbacks ran and nothing followed: what they queued (nextTicks,
+          // promises — often the program's next send) runs only once this slice returns, so
+          // return now rather than spin out the slice while the program's work waits behind it.
+          setImmediate(this.tick);
+          return;
+        } else if (!this.spinAgain()) {
           const ms = this.parkMs();
           if (ms > 0) return this.parkAsync(ms);
         }
@@ -315,12 +359,31 @@ export class PollLoop implements AsyncDriver {
 
   private parkAsync(ms: number): void {
     this.stats[LoopStat.PARKS]++;
+    if (!this.keepAliveOn && this.link.asyncWaitHoldsLoop === true) {
+      // Nothing of ours may keep the process alive, but this link's async wait would (a
+      // threadpool job until it returns, re-armed park after park): a program that closed its
+      // last socket would never exit. Poll on an unref'd timer instead while unref'd.
+      this.parked = true;
+      this.parkUntil = this.lastNow + ms * 1000;
+      this.pollTimer = setTimeout(this.afterPoll, Math.min(Math.ceil(ms), UNREF_POLL_MS));
+      this.pollTimer.unref();
+      return;
+    }
     // Atomics.waitAsync holds no handle on the event loop: a timer keeps the process alive meanwhile.
     if (this.keepAlive) this.parkTimer = setTimeout(noop, Math.ceil(ms));
     this.parked = true;
     this.parkUntil = this.lastNow + ms * 1000;
     this.link.waitForDataAsync(ms).then(this.afterPark, this.failPark);
   }
+
+  /** The unref'd poll of parkAsync ended (or wake() ended it early). */
+  private readonly afterPoll = (): void => {
+    this.pollTimer = null;
+    this.parked = false;
+    this.stats[LoopStat.TIMEOUTS]++;
+    this.tick();
+  };
+  private pollTimer: ReturnType<typeof setTimeout> | null = null;
 
   private readonly afterPark = (data: boolean): void => {
     this.parked = false;
@@ -365,6 +428,24 @@ export class PollLoop implements AsyncDriver {
     this.round(true);
     if (this.parked && this.next < this.parkUntil) this.wake();
     return this.next;
+  }
+
+  /**
+   * Main thread, between rounds, after socket calls made by the program: the stack's timers
+   * and its loopback now (stack.poll at the stack's clock, which the calls' caller brought
+   * up to date), without the application's round. What the calls sent goes out at once — to
+   * the link, and through lo to local sockets, whose readiness changes, as Linux's loopback
+   * delivers within the sending syscall — while the events it causes wait for the next
+   * round. The loop's deadline follows; a parked loop must still be woken (wake()) if that
+   * deadline moved earlier or readiness changed.
+   */
+  flush(): void {
+    const d = this.driver;
+    const now = d.stack.now;
+    if (this.corks) this.link.cork!();
+    this.next = d.stack.poll(now);
+    if (this.corks) this.link.uncork!();
+    this.pollDue = false;
   }
 
   /**

@@ -13,6 +13,11 @@ export interface ParkableLink {
   receive(handler: (bytes: Uint8Array, at: number, len: number) => void, max: number): number;
   waitForData(timeoutMs: number): boolean;
   waitForDataAsync(timeoutMs: number): Promise<boolean>;
+  /**
+   * waitForDataAsync keeps Node's event loop alive until it settles (a native wait on the
+   * threadpool does; Atomics.waitAsync does not): a loop with nothing ref'd must not use it.
+   */
+  readonly asyncWaitHoldsLoop?: boolean;
   /** Ends a wait in progress (or the next one) without a frame: how a parked poll loop is stopped. */
   interruptWait?(): void;
   /** Holds transmitted frames until uncork(), so a round of work costs one doorbell. */

@@ -233,6 +233,7 @@ export class MulticastHost<A> {
     // fires or a socket leaves, and both forget them there). Allocates nothing.
     let next = this.generalAt;
     if (next > now) {
+      if (this.entries.size === 0) return next; // not even an iterator
       let due = false;
       for (const g of this.entries.values()) {
         if (g.changeAt <= now || g.responseAt <= now) {

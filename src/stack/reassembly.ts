@@ -110,6 +110,7 @@ class DatagramTable<D extends PendingDatagram> {
 
   /** Expires datagrams past their lifetime, telling `expired` of each; returns the next deadline. */
   poll(now: number, expired: (d: D) => void): number {
+    if (this.pending.size === 0) return Infinity; // the usual case: no iterator allocated
     let next = Infinity;
     for (const d of this.pending.values()) {
       if (d.deadline <= now) {

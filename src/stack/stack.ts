@@ -679,16 +679,21 @@ export class Stack implements UdpHost {
 
   /**
    * @internal The allocation-free transmit path for a unicast packet that fits the path MTU
-   * to a resolved neighbour over a real link: returns where the transport header goes in
-   * `txBuffer` (then call finishIpv4InPlace), or −1 when the general path (loopback,
-   * fragmentation, neighbour resolution) must take it, having sent nothing.
+   * to a resolved neighbour over a real link, or to ourselves through lo (whose link copies
+   * the frame into the loopback queue): returns where the transport header goes in
+   * `txBuffer` (then call finishIpv4InPlace), or −1 when the general path (fragmentation,
+   * neighbour resolution) must take it, having sent nothing.
    */
   beginIpv4InPlace(dst: Ipv4Address, ifindex: number, payloadLength: number): number {
     const r = this.txRoute;
     if (!this.routeInto(dst, r, ifindex)) return -1;
     const iface = r.iface!;
-    if (iface.link === null || iface.isLoopback) return -1;
+    if (iface.link === null) return -1;
     if (IPV4_MIN_HEADER_LEN + payloadLength > this.mtuFor(dst, this.now, iface)) return -1;
+    if (iface.isLoopback) {
+      this.txMac = ZERO_MAC; // as sendPacket frames for lo
+      return ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN;
+    }
     const mac = iface.arp.lookup(r.nextHop, this.now);
     if (mac === null) return -1;
     this.txMac = mac;

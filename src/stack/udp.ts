@@ -194,6 +194,11 @@ export class UdpSocket {
   remote6: Ipv6Address = IPV6_ANY;
   /** Scratch for destination(): reused, so sendTo allocates nothing. */
   private readonly dst = new Destination();
+  /** Datagrams (and their payload bytes) queued to the socket and sent by it (`xlio stats`). */
+  rxPackets = 0;
+  rxBytes = 0;
+  txPackets = 0;
+  txBytes = 0;
   private slots: Slot[] = [];
   private head = 0;
   private count = 0;
@@ -449,6 +454,8 @@ export class UdpSocket {
   /** Sends a datagram along a route (autobinding first, as udp_sendmsg's caller does). */
   transmit(r: UdpRoute, data: Uint8Array): void {
     this.autobind();
+    this.txPackets++;
+    this.txBytes += data.length;
     if (r.family === 4) this.host.sendUdp4(r.src4, this.localPort, r.dst4, r.port, data, this);
     else this.host.sendUdp6(r.src6, this.localPort, r.dst6, r.port, data, this, r.ifindex);
   }
@@ -701,6 +708,8 @@ export class UdpSocket {
   deliver4(bytes: Uint8Array, at: number, len: number, src: Ipv4Address, port: number, ifindex: number): void {
     const s = this.claim(len);
     if (s === null) return;
+    this.rxPackets++;
+    this.rxBytes += len;
     copyBytes(s.data, 0, bytes, at, len);
     s.family = 4;
     s.addr4 = src;
@@ -713,6 +722,8 @@ export class UdpSocket {
   deliver6(bytes: Uint8Array, at: number, len: number, src: Uint8Array, srcAt: number, port: number, ifindex: number): void {
     const s = this.claim(len);
     if (s === null) return;
+    this.rxPackets++;
+    this.rxBytes += len;
     copyBytes(s.data, 0, bytes, at, len);
     s.family = 6;
     for (let i = 0; i < 16; i++) s.addr6[i] = src[srcAt + i]!;

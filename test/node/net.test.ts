@@ -101,6 +101,33 @@ test('net: connect, data, end and close in Node’s order on both sides (and as 
   assert.deepEqual((x as { sl: string[] }).sl, ['data:hi', 'end', 'finish', 'close:false']);
 });
 
+test('net: no 1 s stalls — connect, write, end and server.close() complete in milliseconds, many times over', { timeout: 30_000 }, async () => {
+  // Each cycle takes a few ms on loopback (as on node:net); a lost segment or a missed wake-up
+  // costs 250 ms (the loop's longest park) to 1 s (TCP's initial RTO) and fails the bound.
+  // Forty cycles: the stalls this pins (TCP timestamps stepping back across a millisecond, the
+  // peer's PAWS dropping the handshake's last ACK) hit about one connection in four.
+  const slow: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const t0 = performance.now();
+    const server = X.createServer((s) => s.on('data', (d) => s.write(d)));
+    server.listen(0, '127.0.0.1');
+    await next(server, 'listening');
+    const c = X.connect((server.address() as nodeNet.AddressInfo).port, '127.0.0.1');
+    await next(c, 'connect');
+    const t1 = performance.now();
+    c.write('ping');
+    await next(c, 'data');
+    const t2 = performance.now();
+    c.end();
+    await next(c, 'close');
+    const t3 = performance.now();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const t4 = performance.now();
+    if (t4 - t0 > 200) slow.push(`cycle ${i}: connect ${(t1 - t0).toFixed(1)} ms, echo ${(t2 - t1).toFixed(1)} ms, end→close ${(t3 - t2).toFixed(1)} ms, server.close ${(t4 - t3).toFixed(1)} ms`);
+  }
+  assert.deepEqual(slow, []);
+});
+
 test('net: allowHalfOpen keeps the server writable after the client’s FIN; without it the server ends itself', { timeout: 15_000 }, async (t) => {
   const [n, x] = await both(t, async (net, t) => {
     const out: unknown[] = [];

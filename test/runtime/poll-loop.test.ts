@@ -306,3 +306,21 @@ test('a running main-thread loop drives the Promise API: connect, accept and rec
     await Promise.all(runs);
   }
 });
+
+test('the stack\'s clock never steps back: a round that reuses its last clock reading keeps a later time that calls between rounds set', () => {
+  // While spinning idle a round reuses its last reading (CLOCK_EVERY); socket calls made between
+  // rounds bring stack.now up to the present first. Stepping back from there made TCP timestamps
+  // step back, the peer's PAWS dropped the segment (a handshake's last ACK), and the connection
+  // waited a whole 1 s SYN-ACK retransmission: the drop-ins' 1 s stalls.
+  const { loop, stack } = host({ rxPoll: 1000 });
+  loop.round(true);
+  const later = stack.now + 5_000;
+  (loop as unknown as { idle: number }).idle = 1; // the next round reuses the last reading
+  stack.now = later; // a call between rounds (net.ts/dgram.ts enter())
+  loop.round();
+  assert.ok(stack.now >= later, `stack.now went back from ${later} to ${stack.now}`);
+  // flush(), the drop-ins' transmit after such calls, polls at the callers' clock too.
+  stack.now = later + 1_000;
+  loop.flush();
+  assert.equal(stack.now, later + 1_000);
+});

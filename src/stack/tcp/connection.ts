@@ -241,6 +241,9 @@ export class TcpConnection {
   totalRetransmits = 0;
   bytesAcked = 0;
   bytesReceived = 0;
+  /** Segments received and sent, every kind and retransmissions included (Linux's tcpi_segs_in / tcpi_segs_out; `xlio stats`). */
+  segsIn = 0;
+  segsOut = 0;
   /** Bytes the application has read. */
   bytesRead = 0;
   /** ACK scheduling: segments received since our last ACK, quick ACKs left. */
@@ -344,6 +347,7 @@ export class TcpConnection {
 
   /** Passive open from a listener's SYN (RFC 9293 §3.10.7.2): SYN-RECEIVED, send SYN-ACK. */
   openPassive(seg: SegmentIn, iss: number, tsOffset: number, mssCap: number): void {
+    this.segsIn++; // the SYN
     this.iss = iss | 0;
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
@@ -527,6 +531,7 @@ export class TcpConnection {
   /** A segment for this connection (already checksummed and demultiplexed). */
   segmentArrives(seg: SegmentIn): void {
     const now = this.host.now;
+    this.segsIn++;
     if (this.state === TcpState.SynSent) {
       this.synSentArrives(seg);
       return;

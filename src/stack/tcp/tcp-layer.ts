@@ -117,6 +117,11 @@ export class TcpLayer implements TcpHost {
     return this.connectionCount;
   }
 
+  /** Every connection in the table, in any state (the exit flush, src/node/shutdown.ts, waits for them). */
+  *connections(): IterableIterator<TcpConnection> {
+    for (const b of this.buckets) for (const c of b) yield c;
+  }
+
   poll(now: number): number {
     this.wheel.advance(now, this.fire);
     return this.wheel.next();
@@ -441,6 +446,7 @@ export class TcpLayer implements TcpHost {
     for (let k = 0; k < ol; k++) seg[o + TCP_MIN_HEADER_LEN + k] = opts[k]!;
     if (dataLength > 0) c.sendQ.peek(seg, o + hl, dataOffset, dataLength);
     this.counters.segmentsOut++;
+    c.segsOut++;
     if (flags & TcpFlags.RST) this.counters.resetsOut++;
     if (c.family === 4) {
       const sum = sumBytes(seg, o, tcpLength, ipv4PseudoHeaderSum(c.local4, c.remote4, IpProtocol.TCP, tcpLength));
