@@ -157,7 +157,7 @@ describe('kernel peers', { skip }, () => {
       });
       after(() => d?.destroy());
 
-      test(`${kind}: ping and ping -6 reach xlio-ts; xlio-ts's echo requests get the kernel's replies`, { timeout: 60_000 }, async () => {
+      test(`KI-01 ${kind}: no hardware needed (this VM): ping and ping -6 reach xlio-ts; xlio-ts's echo requests get the kernel's replies`, { timeout: 60_000 }, async () => {
         for (const [cmd, ip] of [
           [['ping', '-c', '3', '-i', '0.2', '-W', '2'], OUR_V4],
           [['ping', '-6', '-c', '3', '-i', '0.2', '-W', '2'], OUR_V6],
