@@ -106,6 +106,9 @@ export interface ProcessHostOptions {
   gateway?: string;
   /** XLIO_RX_POLL for the loop (idle rounds before parking). */
   rxPoll?: number;
+  /** XLIO_TCP_NODELAY / XLIO_TCP_QUICKACK: defaults of new TCP sockets. */
+  tcpNoDelay?: boolean;
+  tcpQuickAck?: boolean;
   seed?: number;
 }
 
@@ -142,7 +145,7 @@ export class ProcessHost {
     }
     if (opts.gateway !== undefined) this.stack.defaultGateway = ipv4(opts.gateway);
     this.driver = new LinkDriver(this.stack, this.link, undefined, { canBlock: false });
-    this.api = new Sockets(this.stack, { driver: this.driver });
+    this.api = new Sockets(this.stack, { driver: this.driver, tcpNoDelay: opts.tcpNoDelay ?? false, tcpQuickAck: opts.tcpQuickAck ?? false });
     // Without a link nothing can arrive while the loop spins (frames come only from this
     // thread's own calls, which cannot run meanwhile): an idle loop parks at once.
     const rxPoll = opts.link == null ? 0 : (opts.rxPoll ?? 2000);
@@ -281,14 +284,14 @@ export async function processHostFromEnv(env: NodeJS.ProcessEnv = process.env): 
   const spec = env['XLIO_LINK'];
   const addrs = (env['XLIO_ADDR'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (spec === undefined || spec === '') {
-    current = new ProcessHost({ rxPoll: cfg.rxPoll });
+    current = new ProcessHost({ rxPoll: cfg.rxPoll, tcpNoDelay: cfg.tcpNoDelay, tcpQuickAck: cfg.tcpQuickAck });
     publishProcessStats(current, env);
     return current;
   }
   if (addrs.length === 0) throw new Error(`XLIO_LINK=${spec} needs XLIO_ADDR (the stack's addresses on it, e.g. 198.18.0.1/24)`);
   const opened = await openLink(spec);
   const gateway = env['XLIO_GATEWAY'];
-  current = new ProcessHost({ link: opened.link, mac: opened.mac, addrs, rxPoll: cfg.rxPoll, ...(gateway ? { gateway } : {}) });
+  current = new ProcessHost({ link: opened.link, mac: opened.mac, addrs, rxPoll: cfg.rxPoll, tcpNoDelay: cfg.tcpNoDelay, tcpQuickAck: cfg.tcpQuickAck, ...(gateway ? { gateway } : {}) });
   publishProcessStats(current, env);
   return current;
 }

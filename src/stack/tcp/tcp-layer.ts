@@ -88,6 +88,8 @@ export class TcpLayer implements TcpHost {
   private readonly view = new TcpPacket(new Uint8Array(0), 0, 0);
   /** The congestion control for new connections (XLIO_TCP_CC_ALGO). */
   defaultCc: CongestionAlgorithm = 'cubic';
+  /** XLIO_MSS: the largest MSS a connection offers and uses; 0 follows the path MTU (XLIO's default). */
+  mssLimit = 0;
   /** The socket layer's bind table: ports bound by sockets that connect() must not take. */
   portTaken: ((port: number) => boolean) | null = null;
   /** net.ipv4.tcp_syncookies = 1: cookies when the SYN queue overflows. */
@@ -107,6 +109,13 @@ export class TcpLayer implements TcpHost {
       const cc = parseCongestionAlgorithm(env);
       if (cc !== null) this.defaultCc = cc;
     }
+    const mss = typeof process !== 'undefined' ? process.env['XLIO_MSS'] : undefined;
+    if (mss !== undefined && /^\d+$/.test(mss.trim()) && Number(mss) <= 65535) this.mssLimit = Number(mss);
+  }
+
+  /** The MSS a path allows (mss4/mss6 of its MTU), within XLIO_MSS; Linux's floor of 48 (tcp_min_snd_mss) below that. */
+  private capMss(pathMss: number): number {
+    return this.mssLimit > 0 ? Math.max(48, Math.min(pathMss, this.mssLimit)) : pathMss;
   }
 
   get now(): number {
@@ -142,7 +151,7 @@ export class TcpLayer implements TcpHost {
       if (src === null) throw new ErrnoError('ENETUNREACH', 'connect');
       c.local4 = opts.local4 ? opts.local4 : src;
       c.remote4 = d;
-      c.mssCap = mss4(this.stack.mtuFor(d));
+      c.mssCap = this.capMss(mss4(this.stack.mtuFor(d)));
     } else {
       const d = dst as Ipv6Address;
       const src = this.stack.sourceFor6(d, opts.ifindex ?? 0);
@@ -150,7 +159,7 @@ export class TcpLayer implements TcpHost {
       c.local6 = Uint8Array.from(opts.local6 !== undefined && !isUnspecified6(opts.local6) ? opts.local6 : src);
       c.remote6 = Uint8Array.from(d);
       const iface = this.stack.ip6.routeTo(d, opts.ifindex ?? 0);
-      c.mssCap = mss6(iface ? this.stack.ip6.mtuFor(d, iface) : 1280);
+      c.mssCap = this.capMss(mss6(iface ? this.stack.ip6.mtuFor(d, iface) : 1280));
       c.ifindex = opts.ifindex ?? 0;
     }
     if (opts.mss) c.mssCap = Math.min(c.mssCap, opts.mss);
@@ -600,12 +609,12 @@ export class TcpLayer implements TcpHost {
     if (family === 4) {
       c.local4 = dst4;
       c.remote4 = src4;
-      c.mssCap = mss4(this.stack.mtuFor(src4));
+      c.mssCap = this.capMss(mss4(this.stack.mtuFor(src4)));
     } else {
       c.local6 = bytes!.slice(dstAt, dstAt + 16);
       c.remote6 = bytes!.slice(srcAt, srcAt + 16);
       const iface = this.stack.ip6.routeTo(c.remote6, 0);
-      c.mssCap = mss6(iface ? this.stack.ip6.mtuFor(c.remote6, iface) : 1280);
+      c.mssCap = this.capMss(mss6(iface ? this.stack.ip6.mtuFor(c.remote6, iface) : 1280));
     }
   }
 
@@ -657,7 +666,7 @@ export class TcpLayer implements TcpHost {
 
   /** The path MTU toward a connection's peer dropped: its MSS follows (RFC 1191 §6.4). */
   pathMtuChanged4(c: TcpConnection): void {
-    c.pathMtuReduced(mss4(this.stack.mtuFor(c.remote4)));
+    c.pathMtuReduced(this.capMss(mss4(this.stack.mtuFor(c.remote4))));
   }
 
   /** RFC 9293 §3.10.7.1: a segment for no connection gets a RST (unless it is one). */
