@@ -143,20 +143,9 @@ const MREQ_SRCV = new DataView(MREQ_SRC.buffer);
 const MREQ6 = new Uint8Array(20);
 const MREQ6V = new DataView(MREQ6.buffer);
 
-/** True while our readiness callback runs (inside a host round: a stack poll follows it). */
-let dispatching = false;
-
-/** Before socket calls from user code: the stack's clock to now (timers they arm start from it). */
-function enter(host: ProcessHost): void {
-  if (!dispatching) host.stack.now = host.driver.now();
-}
-
-/** After socket calls from user code: what they sent goes out now, their events in a later host round. */
-function leave(host: ProcessHost): void {
-  if (dispatching) return;
-  // What the calls sent goes out now; the events it causes, in a later round (host.ts).
-  host.afterCalls();
-}
+/** Around socket calls from user code (see ProcessHost.enterCalls/leaveCalls). */
+const enter = (host: ProcessHost): void => host.enterCalls();
+const leave = (host: ProcessHost): void => host.leaveCalls();
 
 // ---------------------------------------------------------------------------------------
 // Addresses as libuv parses them
@@ -1066,27 +1055,21 @@ export class Socket extends EventEmitter {
   readonly #onReady = (_events: number): void => {
     const api = this.#host.api;
     const fd = this.#fd;
-    const was = dispatching;
-    dispatching = true;
     let errors = 0;
-    try {
-      while (this.#receiving && this.#fd === fd) {
-        const n = api.recvfrom(fd, RBUF, 0, FROM);
-        if (n < 0) {
-          if (n === EAGAIN) return;
-          // libuv's recv callback with nread < 0: 'error' (recvmsg). The error is consumed; look again once.
-          if (++errors > 1) return;
-          this.emit('error', errnoException(n, 'recvmsg'));
-          continue;
-        }
-        const msg = Buffer.allocUnsafeSlow(n);
-        // Short ones by hand: Buffer#copy of part of RBUF allocates a view of it first.
-        if (n <= 256) for (let i = 0; i < n; i++) msg[i] = RBUF[i]!;
-        else RBUF.copy(msg, 0, 0, n);
-        this.emit('message', msg, { address: this.#senderText(), family: familyName(FROM), port: FROM.port, size: n } satisfies RemoteInfo);
+    while (this.#receiving && this.#fd === fd) {
+      const n = api.recvfrom(fd, RBUF, 0, FROM);
+      if (n < 0) {
+        if (n === EAGAIN) return;
+        // libuv's recv callback with nread < 0: 'error' (recvmsg). The error is consumed; look again once.
+        if (++errors > 1) return;
+        this.emit('error', errnoException(n, 'recvmsg'));
+        continue;
       }
-    } finally {
-      dispatching = was;
+      const msg = Buffer.allocUnsafeSlow(n);
+      // Short ones by hand: Buffer#copy of part of RBUF allocates a view of it first.
+      if (n <= 256) for (let i = 0; i < n; i++) msg[i] = RBUF[i]!;
+      else RBUF.copy(msg, 0, 0, n);
+      this.emit('message', msg, { address: this.#senderText(), family: familyName(FROM), port: FROM.port, size: n } satisfies RemoteInfo);
     }
   };
 

@@ -160,6 +160,7 @@ export class ProcessHost {
   /** One loop round's application work: the drop-ins' ready callbacks. */
   private readonly round = (): boolean => {
     const n = this.api.epoll_wait(this.epfd, this.events, BATCH, 0);
+    this.dispatching = true;
     for (let i = 0; i < n; i++) {
       const e = this.events[i]!;
       const cb = this.callbacks[e.data];
@@ -173,8 +174,22 @@ export class ProcessHost {
         });
       }
     }
+    this.dispatching = false;
     return n > 0;
   };
+
+  /** True while a round's readiness callbacks run: the stack's clock is current and a stack poll follows. */
+  private dispatching = false;
+
+  /** Before socket calls from user code: the stack's clock to now (the timers they arm start from it). */
+  enterCalls(): void {
+    if (!this.dispatching) this.stack.now = this.driver.now();
+  }
+
+  /** After socket calls from user code: what they sent goes out now; the events it causes, in a later round. */
+  leaveCalls(): void {
+    if (!this.dispatching) this.afterCalls();
+  }
 
   /** Calls `cb` with `fd`'s events (edge-triggered: when they change) from the loop's rounds. */
   watch(fd: number, events: number, cb: ReadyCallback, owner?: object): void {

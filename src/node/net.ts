@@ -117,20 +117,9 @@ const readBuf = Buffer.allocUnsafe(READ_SIZE);
 const scratchAddr = new SockAddr();
 const lingerZero = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
 
-/** True while a readiness callback of ours runs (inside a host round: the clock is current, a round follows). */
-let dispatching = false;
-
-/** Before socket calls from user code: the stack's clock to now (timers they arm start from it). */
-function enter(host: ProcessHost): void {
-  if (!dispatching) host.stack.now = host.driver.now();
-}
-
-/** After socket calls from user code: what they sent goes out now, their events in a later host round. */
-function leave(host: ProcessHost): void {
-  if (dispatching) return;
-  // What the calls sent goes out now; the events it causes, in a later round (host.ts).
-  host.afterCalls();
-}
+/** Around socket calls from user code (see ProcessHost.enterCalls/leaveCalls). */
+const enter = (host: ProcessHost): void => host.enterCalls();
+const leave = (host: ProcessHost): void => host.leaveCalls();
 
 export interface AddressInfo {
   address: string;
@@ -186,13 +175,7 @@ abstract class HandleBase {
   /** The readiness callback (one per handle, bound once). */
   protected readonly onReady = (ev: number): void => {
     if (this.closed) return;
-    const was = dispatching;
-    dispatching = true;
-    try {
-      this.ready(ev);
-    } finally {
-      dispatching = was;
-    }
+    this.ready(ev);
   };
 
   constructor(readonly host: ProcessHost) {
