@@ -28,8 +28,14 @@
 // link, and lo to local sockets), while the events that causes wait for the host's next round
 // (its next slice, or one setImmediate per turn when the loop is parked).
 //
-// Not here: pipes (path), fd/handle adoption, cluster. Node's http, https and tls run
-// unchanged over these sockets: see serve(), Agent and HttpsAgent at the end.
+// Pipes and Unix domain sockets (path) are not network traffic (XLIO leaves AF_UNIX to the
+// kernel too): they are Node's own. net.connect(path) / createConnection({ path }) return a
+// node:net Socket; Server#listen(path) listens on an inner node:net Server whose accepted
+// (node:net) sockets are this Server's connections, with Node's events, errors, counting,
+// maxConnections/'drop', close(), address(), ref/unref. Socket#connect(path) on an xlio-ts
+// Socket throws (use net.connect(path)).
+// Not here: fd/handle adoption, cluster. Node's http, https and tls run unchanged over these
+// sockets: see serve(), Agent and HttpsAgent at the end.
 //
 // Derived from Node.js's lib/net.js (v20), Copyright Node.js contributors, MIT License
 // (https://github.com/nodejs/node/blob/v20.x/LICENSE): the JavaScript half is a port of it, so
@@ -1250,7 +1256,13 @@ export class Socket extends Duplex {
       this._peername = null;
       this._sockname = null;
     }
-    if (options.path) throw new ERR_INVALID_ARG_VALUE('options.path', options.path, 'is not supported by xlio-ts (no pipes or Unix sockets)');
+    if (options.path) {
+      throw new ERR_INVALID_ARG_VALUE(
+        'options.path',
+        options.path,
+        'is not supported by an xlio-ts Socket: for a pipe or Unix domain socket use net.connect(path) or net.createConnection({ path }), which return a node:net Socket',
+      );
+    }
     if (!this._handle) {
       this._handle = new TcpHandle(this[kHost]);
       this.initSocketHandle();
@@ -1641,6 +1653,21 @@ function emitListeningNT(self: Server): void {
   if (self._handle) self.emit('listening');
 }
 
+// The options an inner node:net Server (a pipe's) reads when it accepts a connection: read
+// from the outer Server, so that changing them after listen() acts as on Node's. _connections
+// is the outer's count: the inner's onconnection checks maxConnections against it and counts
+// each connection there, as Node's does for its own pipe.
+const PIPE_FORWARDED = [
+  'allowHalfOpen',
+  'pauseOnConnect',
+  'noDelay',
+  'keepAlive',
+  'keepAliveInitialDelay',
+  'highWaterMark',
+  'maxConnections',
+  '_connections',
+] as const;
+
 function defaultHighWaterMark(): number {
   const s = Duplex as unknown as { getDefaultHighWaterMark?: (objectMode: boolean) => number };
   return s.getDefaultHighWaterMark?.(false) ?? 16 * 1024;
@@ -1661,6 +1688,8 @@ export class Server extends EventEmitter {
   keepAliveInitialDelay: number;
   highWaterMark: number;
   declare maxConnections?: number;
+  /** Listening on a pipe (path): Node's own server does it (see listenPipe). */
+  _pipeServer: nodeNet.Server | null = null;
   private readonly xhost: ProcessHost;
 
   constructor(options?: ServerOpts | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) {
@@ -1697,14 +1726,19 @@ export class Server extends EventEmitter {
   }
 
   get listening(): boolean {
-    return !!this._handle;
+    return !!this._handle || this.pipeActive();
+  }
+
+  /** Whether the inner pipe server holds a handle (as `_handle` does for TCP). */
+  private pipeActive(): boolean {
+    return !!this._pipeServer && this._pipeServer.listening;
   }
 
   listen(...args: any[]): this {
     const normalized = _normalizeArgs(args);
     let options = normalized[0] as ListenOptions & Record<string, any>;
     const cb = normalized[1];
-    if (this._handle) throw new ERR_SERVER_ALREADY_LISTEN();
+    if (this._handle || this.pipeActive()) throw new ERR_SERVER_ALREADY_LISTEN();
     if (cb !== null) this.once('listening', cb);
     const backlogFromArgs = toNumber(args.length > 1 && args[1]) || toNumber(args.length > 2 && args[2]);
     options = (options._handle || options.handle || options) as ListenOptions;
@@ -1726,10 +1760,56 @@ export class Server extends EventEmitter {
       return this;
     }
     if (options.path && isPipeName(options.path)) {
-      throw new ERR_INVALID_ARG_VALUE('options.path', options.path, 'is not supported by xlio-ts (no pipes or Unix sockets)');
+      const pipeName = (this._pipeName = options.path);
+      backlog = options.backlog || backlogFromArgs;
+      this.listenPipe(pipeName, backlog, options);
+      return this;
     }
     if (!('port' in options || 'path' in options)) throw new ERR_INVALID_ARG_VALUE('options', options, 'must have the property "port" or "path"');
     throw new ERR_INVALID_ARG_VALUE('options', options);
+  }
+
+  /**
+   * listen(path): Node's own net.Server listens (bind, listen, fchmod for readableAll /
+   * writableAll, its errors in the next tick, 'listening' in the next tick) and accepts: each
+   * of its sockets (a node:net Socket) is this server's 'connection', counted in _connections.
+   */
+  private listenPipe(path: string, backlog: number | false | undefined, options: ListenOptions): void {
+    this._pipeServer?.removeAllListeners();
+    const inner = new nodeNet.Server();
+    for (const name of PIPE_FORWARDED) {
+      Object.defineProperty(inner, name, {
+        configurable: true,
+        enumerable: true,
+        get: () => (this as any)[name],
+        set: (v: unknown) => {
+          (this as any)[name] = v;
+        },
+      });
+    }
+    inner.on('listening', () => this.emit('listening'));
+    inner.on('error', (err) => this.emit('error', err));
+    inner.on('drop', (...a: unknown[]) => this.emit('drop', ...a));
+    inner.on('connection', (socket: nodeNet.Socket) => {
+      // The socket counts itself off (_destroy) on its _server: this one.
+      const s = socket as nodeNet.Socket & { server: unknown; _server: unknown };
+      s.server = this;
+      s._server = this;
+      this.emit('connection', socket);
+    });
+    this._pipeServer = inner;
+    const opts: nodeNet.ListenOptions = { path };
+    if (backlog) opts.backlog = backlog;
+    if (options.readableAll !== undefined) opts.readableAll = options.readableAll;
+    if (options.writableAll !== undefined) opts.writableAll = options.writableAll;
+    if (options.exclusive !== undefined) opts.exclusive = options.exclusive;
+    try {
+      inner.listen(opts);
+    } catch (e) {
+      this._pipeServer = null;
+      throw e;
+    }
+    if (this._unref) inner.unref();
   }
 
   /** setupListenHandle. */
@@ -1844,7 +1924,7 @@ export class Server extends EventEmitter {
   close(cb?: (err?: Error) => void): this {
     this._listeningId++;
     if (typeof cb === 'function') {
-      if (!this._handle) {
+      if (!this._handle && !this.pipeActive()) {
         this.once('close', function close() {
           cb(new ERR_SERVER_NOT_RUNNING());
         });
@@ -1854,29 +1934,36 @@ export class Server extends EventEmitter {
       this._handle.close();
       this._handle = null;
     }
+    if (this._pipeServer) {
+      const inner = this._pipeServer;
+      this._pipeServer = null;
+      if (inner.listening) inner.close();
+    }
     this._emitCloseIfDrained();
     return this;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this._handle) return;
+    if (!this._handle && !this.pipeActive()) return;
     await new Promise<void>((resolve, reject) => this.close((e) => (e ? reject(e) : resolve())));
   }
 
   _emitCloseIfDrained(): void {
-    if (this._handle || this._connections) return;
+    if (this._handle || this.pipeActive() || this._connections) return;
     process.nextTick(emitCloseNT, this);
   }
 
   ref(): this {
     this._unref = false;
     this._handle?.ref();
+    this._pipeServer?.ref();
     return this;
   }
 
   unref(): this {
     this._unref = true;
     this._handle?.unref();
+    this._pipeServer?.unref();
     return this;
   }
 
@@ -1910,10 +1997,18 @@ export function createServer(options?: ServerOpts | ((socket: Socket) => void), 
   return new Server(options, connectionListener);
 }
 
-/** net.connect / net.createConnection: (options[, cb]) or (port[, host][, cb]). */
-export function connect(...args: any[]): Socket {
+/**
+ * net.connect / net.createConnection: (options[, cb]) or (port[, host][, cb]) make an xlio-ts
+ * Socket; (path[, cb]) or ({ path }[, cb]), a pipe or Unix domain socket, Node's own
+ * (node:net's createConnection with the same arguments).
+ */
+export function connect(path: string, connectListener?: () => void): nodeNet.Socket;
+export function connect(options: ConnectOpts & SocketConstructorOpts & { path: string }, connectListener?: () => void): nodeNet.Socket;
+export function connect(...args: any[]): Socket;
+export function connect(...args: any[]): Socket | nodeNet.Socket {
   const normalized = _normalizeArgs(args);
   const options = normalized[0];
+  if (options.path) return (nodeNet.createConnection as (...a: any[]) => nodeNet.Socket)(...args);
   const socket = new Socket(options as SocketConstructorOpts);
   if (options.timeout) socket.setTimeout(options.timeout as number);
   return socket.connect(normalized);
