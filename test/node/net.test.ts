@@ -17,41 +17,12 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import tls from 'node:tls';
 import * as xnet from '../../src/node/net.js';
+import { next, record } from '../support/events.js';
 
 type NetMod = typeof nodeNet;
 const X = xnet as unknown as NetMod;
 const netUrl = new URL('../../src/node/net.js', import.meta.url).href;
 
-/** `em`'s next `event` (rejects on 'error' first, or after `ms`). */
-function next(em: EventEmitter, event: string, ms = 3000): Promise<any[]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for '${event}'`)), ms);
-    const onErr = (e: unknown) => {
-      clearTimeout(timer);
-      em.off(event, on);
-      reject(e);
-    };
-    const on = (...a: any[]) => {
-      clearTimeout(timer);
-      em.off('error', onErr);
-      resolve(a);
-    };
-    em.once(event, on);
-    if (event !== 'error' && event !== 'close') em.once('error', onErr);
-  });
-}
-
-function record(em: EventEmitter, events: string[], log: string[] = [], prefix = ''): string[] {
-  for (const ev of events) {
-    em.on(ev, (...a: any[]) => {
-      if (ev === 'close') log.push(`${prefix}close:${a[0]}`);
-      else if (ev === 'error') log.push(`${prefix}error:${a[0]?.code}`);
-      else if (ev === 'data') log.push(`${prefix}data:${String(a[0])}`);
-      else log.push(`${prefix}${ev}`);
-    });
-  }
-  return log;
-}
 
 const EVENTS = ['lookup', 'connect', 'ready', 'data', 'end', 'finish', 'close', 'error', 'timeout', 'drain'];
 
