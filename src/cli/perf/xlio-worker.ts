@@ -295,8 +295,15 @@ export function runClient(h: XlioHost, cfg: ClientConfig, opts: { warmup?: boole
     if (now - lastProgress > STALL_US) throw new Error(`no progress for ${STALL_US / 1e6} s (sent ${core.sent}, received ${core.received})`);
     idle.round(got || core.sent !== sentBefore || outOff !== flushedBefore, now, Math.min(nextAt, endAt) - now);
   }
-  // Let queued bytes reach the server before the FIN, then close.
-  if (tcp) settle(h, 2_000_000, () => api.ioctl(fd, K.SIOCOUTQ) <= 0);
+  // Every message counted as sent goes into the socket (the drain window may end with part of
+  // a batch still in `out`, the socket buffer full) and reaches the server before the FIN — as
+  // a kernel socket's buffer would after close(). Bounded: a server that stops reading costs 10 s.
+  if (tcp) {
+    settle(h, 10_000_000, () => {
+      if (outOff < outLen) flushTcp();
+      return outOff >= outLen && api.ioctl(fd, K.SIOCOUTQ) <= 0;
+    });
+  }
   api.close(fd);
   // TCP: the FIN and its ACK; UDP: datagrams still queued behind ARP leave.
   settle(h, 20_000);
