@@ -22,6 +22,7 @@ import { SockAddr, timeval } from '../../src/socket/types.js';
 import { haveCommand, netnsSkip, Topology } from '../support/netns.js';
 import { Procs } from '../support/processes.js';
 import { WireHost } from '../support/wire-host.js';
+import { ok, receiveStream } from '../support/stream-check.js';
 
 const skip = netnsSkip() || (nativeAddon() === null ? `the native addon is not available: ${nativeUnavailableReason()}` : false) || (haveCommand('socat') ? false : 'socat is not installed (apt-get install socat)');
 
@@ -32,11 +33,6 @@ const KERNEL4 = '198.18.0.2';
 const KERNEL6 = 'fd00::2';
 /** Bytes each TCP transfer moves. */
 const TRANSFER = 16 << 20;
-
-function ok(what: string, r: number): number {
-  if (r < 0) throw new Error(`${what}: ${errnoName(-r)} (${r})`);
-  return r;
-}
 
 /** ping's RTT summary, after checking that every reply came. */
 function pingRtt(out: string, count: number): string {
@@ -115,23 +111,12 @@ describe('tap link: the kernel on one end of the wire, xlio-ts on the other', { 
         const target = fam === AF_INET ? `TCP4:${ours}:${port}` : `TCP6:[${ours}]:${port}`;
         const t0 = performance.now();
         const sender = kernel(['socat', '-u', `OPEN:${file}`, target], 45_000);
-        const cfd = ok('accept', await io.accept(lfd));
-        ok('rcvtimeo', api.setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, timeval(20_000_000)));
-        const hash = createHash('sha256');
-        const buf = new Uint8Array(1 << 16);
-        let got = 0;
-        for (let i = 0; i < 1_000_000; i++) {
-          const r = ok('recv', await io.recv(cfd, buf));
-          if (r === 0) break;
-          hash.update(buf.subarray(0, r));
-          got += r;
-        }
+        const { bytes, sha } = await receiveStream(host, lfd);
         const ms = performance.now() - t0;
-        api.close(cfd);
         const p = await sender;
         assert.equal(p.exit?.code, 0, p.describe());
-        assert.equal(got, TRANSFER);
-        assert.equal(hash.digest('hex'), dataSha);
+        assert.equal(bytes, TRANSFER);
+        assert.equal(sha, dataSha);
         console.log(`# tap: TCP ${v} kernel → xlio-ts: ${(TRANSFER / 1048576 / (ms / 1000)).toFixed(1)} MiB/s`);
       } finally {
         api.close(lfd);

@@ -31,6 +31,7 @@ import { VXLAN_HEADER_LEN, VxlanPacket, emitVxlan, parseVxlan } from '../../src/
 import { haveCommand, netnsSkip, Topology } from '../support/netns.js';
 import { Procs } from '../support/processes.js';
 import { WireHost } from '../support/wire-host.js';
+import { ok, receiveStream } from '../support/stream-check.js';
 
 // ---------------------------------------------------------------- the header, from bytes
 
@@ -195,11 +196,6 @@ const skip = netnsSkip() || (haveCommand('socat') ? false : 'socat is not instal
 const TRANSFER = 16 << 20;
 const OUR_MAC = '02:00:00:00:00:01';
 
-function ok(what: string, r: number): number {
-  if (r < 0) throw new Error(`${what}: ${errnoName(-r)} (${r})`);
-  return r;
-}
-
 function pingRtt(out: string, count: number): string {
   assert.match(out, new RegExp(`${count} packets transmitted, ${count} received`), out);
   const m = /= ([\d.]+)\/([\d.]+)\/([\d.]+)\//.exec(out);
@@ -323,23 +319,12 @@ describe('VxlanLink against a kernel vxlan device', { skip, timeout: 240_000 }, 
         const target = fam === AF_INET ? `TCP4:${ours}:${port}` : `TCP6:[${ours}]:${port}`;
         const t0 = performance.now();
         const sender = kernel(['socat', '-u', `OPEN:${file}`, target], 75_000);
-        const cfd = ok('accept', await io.accept(lfd));
-        ok('rcvtimeo', api.setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, timeval(20_000_000)));
-        const hash = createHash('sha256');
-        const buf = new Uint8Array(1 << 16);
-        let got = 0;
-        for (let i = 0; i < 1_000_000; i++) {
-          const r = ok('recv', await io.recv(cfd, buf));
-          if (r === 0) break;
-          hash.update(buf.subarray(0, r));
-          got += r;
-        }
+        const { bytes, sha } = await receiveStream(host(), lfd);
         const ms = performance.now() - t0;
-        api.close(cfd);
         const p = await sender;
         assert.equal(p.exit?.code, 0, p.describe());
-        assert.equal(got, TRANSFER);
-        assert.equal(hash.digest('hex'), dataSha);
+        assert.equal(bytes, TRANSFER);
+        assert.equal(sha, dataSha);
         console.log(`# vxlan (${tag}): TCP kernel → xlio-ts: ${(TRANSFER / 1048576 / (ms / 1000)).toFixed(1)} MiB/s`);
       } finally {
         api.close(lfd);
