@@ -183,13 +183,19 @@ static int WaitOn(PortEntry* e, double timeoutMs) {
   }
 }
 
-static napi_value PortWait(napi_env env, napi_callback_info info) {
+/** The (id, timeoutMs) arguments of portWait and portWaitAsync: the port, or nullptr with an error thrown. */
+static std::shared_ptr<PortEntry> GetWaitArgs(napi_env env, napi_callback_info info, double* ms) {
   napi_value argv[2];
   if (!GetArgs(env, info, 2, argv)) return nullptr;
   auto entry = GetPort(env, argv[0]);
-  if (entry == nullptr) return nullptr;
+  if (entry == nullptr || !GetNumber(env, argv[1], "timeoutMs", ms)) return nullptr;
+  return entry;
+}
+
+static napi_value PortWait(napi_env env, napi_callback_info info) {
   double ms = 0;
-  if (!GetNumber(env, argv[1], "timeoutMs", &ms)) return nullptr;
+  auto entry = GetWaitArgs(env, info, &ms);
+  if (entry == nullptr) return nullptr;
   int r = WaitOn(entry.get(), ms);
   if (r < 0) return ThrowErrno(env, -r, "poll");
   napi_value out;
@@ -224,12 +230,9 @@ static void CompletePortWait(napi_env env, napi_status status, void* data) {
 }
 
 static napi_value PortWaitAsync(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!GetArgs(env, info, 2, argv)) return nullptr;
-  auto entry = GetPort(env, argv[0]);
-  if (entry == nullptr) return nullptr;
   double ms = 0;
-  if (!GetNumber(env, argv[1], "timeoutMs", &ms)) return nullptr;
+  auto entry = GetWaitArgs(env, info, &ms);
+  if (entry == nullptr) return nullptr;
   napi_value promise;
   napi_deferred deferred;
   if (napi_create_promise(env, &deferred, &promise) != napi_ok) return nullptr;
