@@ -96,6 +96,8 @@ export interface PollLoopOptions {
 }
 
 const DEFAULT_MAX_PARK_MS = 250;
+/** The keep-alive timer of a main-thread park runs this much longer than the park (afterPark clears it). */
+const KEEPALIVE_MARGIN_MS = 50;
 /** While nothing is ref'd, a loop on a link whose async wait holds the event loop polls this often (ms) on an unref'd timer. */
 const UNREF_POLL_MS = 2;
 /** While spinning idle, the clock is read on every CLOCK_EVERY-th round (a power of two). */
@@ -370,7 +372,9 @@ export class PollLoop implements AsyncDriver {
       return;
     }
     // Atomics.waitAsync holds no handle on the event loop: a timer keeps the process alive meanwhile.
-    if (this.keepAlive) this.parkTimer = setTimeout(noop, Math.ceil(ms));
+    // It outlasts the park by a margin: had it fired first, the event loop could find nothing
+    // ref'd before the link's own (unref'd) wait timer ends the park — and the process exit.
+    if (this.keepAlive) this.parkTimer = setTimeout(noop, Math.ceil(ms) + KEEPALIVE_MARGIN_MS);
     this.parked = true;
     this.parkUntil = this.lastNow + ms * 1000;
     this.link.waitForDataAsync(ms).then(this.afterPark, this.failPark);
